@@ -1,0 +1,167 @@
+#include "plugins/registry.hpp"
+
+#include <Poco/Logger.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace exed::plugins {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("exed.plugins"); }
+
+bool valid_kind(const std::string& kind) { return kind == "executor" || kind == "releaser"; }
+
+// The operations a kind cannot do without.
+std::string missing_required_op(const exed_plugin_desc* d) {
+    const exed_ops* ops = d->ops;
+    if (!ops->init || !ops->fini) return "init/fini";
+    std::string kind = d->kind;
+    const auto& names = kind == "executor" ? executor_ops() : releaser_ops();
+    for (const auto& name : names) {
+        // The ops known to ABI 1.0 are all inside every 1.x table.
+        exed_op_fn fn = nullptr;
+        if (name == "targets") fn = ops->targets;
+        else if (name == "ping") fn = ops->ping;
+        else if (name == "facter") fn = ops->facter;
+        else if (name == "service") fn = ops->service;
+        else if (name == "execute") fn = ops->execute;
+        else if (name == "deploy") fn = ops->deploy;
+        else if (name == "release") fn = ops->release;
+        else if (name == "rollback") fn = ops->rollback;
+        else if (name == "revision") fn = ops->revision;
+        if (!fn) return name;
+    }
+    return {};
+}
+
+}  // namespace
+
+Registry::Registry(ConfigFor config_for) : config_for_(std::move(config_for)) {}
+
+void Registry::refuse(const std::string& path, const std::string& reason) {
+    logger().error(fmt::format("plugin refused: {}: {}", path, reason));
+    std::lock_guard<std::mutex> lock(mutex_);
+    refusals_.push_back({path, reason});
+}
+
+void Registry::load_dirs(const std::vector<std::string>& dirs) {
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) {
+            logger().debug(fmt::format("plugin dir {} does not exist, skipped", dir));
+            continue;
+        }
+        std::vector<fs::path> files;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            if (entry.is_regular_file(ec) && entry.path().extension() == ".so")
+                files.push_back(entry.path());
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) load_file(f.string());
+    }
+}
+
+bool Registry::load_file(const std::string& path) {
+    namespace dll = boost::dll;
+    dll::shared_library lib;
+    // rtld_now: an unresolved symbol fails here, at load, not mid-job.
+    // rtld_local: plugins cannot see (or clash with) each other's symbols.
+    boost::dll::fs::error_code ec;
+    lib.load(path, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);
+    if (ec) {
+        refuse(path, "cannot load: " + ec.message());
+        return false;
+    }
+    if (!lib.has(EXED_PLUGIN_ENTRY_SYMBOL)) {
+        refuse(path, std::string("missing entry point ") + EXED_PLUGIN_ENTRY_SYMBOL);
+        return false;
+    }
+    auto entry = lib.get<const exed_plugin_desc*()>(EXED_PLUGIN_ENTRY_SYMBOL);
+    const exed_plugin_desc* d = entry();
+    if (!d) {
+        refuse(path, "entry point returned no descriptor");
+        return false;
+    }
+    if (d->struct_size < offsetof(exed_plugin_desc, abi_minor) + sizeof(d->abi_minor)) {
+        refuse(path, "descriptor too small to carry an ABI version");
+        return false;
+    }
+    if (d->abi_major != EXED_ABI_MAJOR || d->abi_minor > EXED_ABI_MINOR) {
+        refuse(path, fmt::format("incompatible ABI: plugin {}.{}, host {}.{} (needs major {} and "
+                                 "minor <= {})",
+                                 d->abi_major, d->abi_minor, EXED_ABI_MAJOR, EXED_ABI_MINOR,
+                                 EXED_ABI_MAJOR, EXED_ABI_MINOR));
+        return false;
+    }
+    if (!EXED_HAS_FIELD(d, exed_plugin_desc, ops) || !d->ops || !d->kind || !d->type ||
+        !d->name || !d->version) {
+        refuse(path, "descriptor lacks kind, type, name, version or ops");
+        return false;
+    }
+    PluginInfo info{d->kind, d->type, d->name, d->version, d->abi_major, d->abi_minor, path};
+    if (!valid_kind(info.kind)) {
+        refuse(path, "unknown kind '" + info.kind + "' (expected executor or releaser)");
+        return false;
+    }
+    if (info.type.empty()) {
+        refuse(path, "empty type");
+        return false;
+    }
+    if (std::string missing = missing_required_op(d); !missing.empty()) {
+        refuse(path, info.kind + " lacks required operation " + missing);
+        return false;
+    }
+    PluginPtr existing = find(info.kind, info.type);
+    if (existing) {
+        refuse(path, fmt::format("duplicate {} type '{}' (already loaded from {})", info.kind,
+                                 info.type, existing->info().path));
+        return false;
+    }
+    std::string config = config_for_ ? config_for_(info.type) : "{}";
+    auto plugin = std::make_shared<Plugin>(std::move(lib), d, info, config);
+    std::string error;
+    if (!plugin->init(error)) {
+        refuse(path, "init failed: " + error);
+        return false;
+    }
+    {
+        // Loading is single-threaded at start-up; emplace still refuses to
+        // replace a plugin registered meanwhile.
+        std::lock_guard<std::mutex> lock(mutex_);
+        plugins_.emplace(std::make_pair(info.kind, info.type), plugin);
+    }
+    logger().information(fmt::format("plugin loaded: {} {} '{}' {} (ABI {}.{}) from {}", info.kind,
+                                     info.type, info.name, info.version, info.abi_major,
+                                     info.abi_minor, path));
+    return true;
+}
+
+PluginPtr Registry::find(const std::string& kind, const std::string& type) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = plugins_.find({kind, type});
+    return it == plugins_.end() ? nullptr : it->second;
+}
+
+std::vector<PluginInfo> Registry::list() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<PluginInfo> out;
+    for (const auto& [key, p] : plugins_) out.push_back(p->info());
+    return out;
+}
+
+std::vector<PluginInfo> Registry::list(const std::string& kind) const {
+    std::vector<PluginInfo> out;
+    for (auto& info : list())
+        if (info.kind == kind) out.push_back(info);
+    return out;
+}
+
+}  // namespace exed::plugins
