@@ -1,0 +1,125 @@
+#include "config.hpp"
+
+#include <Poco/File.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Path.h>
+#include <Poco/StringTokenizer.h>
+#include <Poco/Util/IniFileConfiguration.h>
+#include <Poco/NumberParser.h>
+#include <Poco/String.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include <sstream>
+#include <thread>
+
+namespace exed {
+
+namespace {
+
+int get_int(const Poco::Util::AbstractConfiguration& c, const std::string& key, int def, int min,
+            int max) {
+    if (!c.hasProperty(key)) return def;
+    std::string v = c.getString(key);
+    int n = 0;
+    if (!Poco::NumberParser::tryParse(Poco::trim(v), n) || n < min || n > max)
+        throw ConfigError(fmt::format("{}: expected an integer in [{}, {}], got '{}'", key, min,
+                                      max, v));
+    return n;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+    Poco::StringTokenizer t(s, ",:", Poco::StringTokenizer::TOK_IGNORE_EMPTY |
+                                         Poco::StringTokenizer::TOK_TRIM);
+    return {t.begin(), t.end()};
+}
+
+// Poco's INI reader accepts almost anything; a typo like "[api" or a line
+// without "=" would silently change meaning, so refuse such lines.
+void validate_ini_lines(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        std::string t = Poco::trim(line);
+        if (t.empty() || t[0] == ';' || t[0] == '#') continue;
+        bool section = t.front() == '[' && t.back() == ']' && t.size() > 2;
+        if (!section && t.find('=') == std::string::npos)
+            throw ConfigError(fmt::format("config file {} is malformed at line {}: '{}'", path, n, t));
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> default_plugin_dirs() {
+    return {EXED_INSTALL_PLUGIN_DIR, EXED_BUILD_PLUGIN_DIR};
+}
+
+std::string Settings::section_json(const std::string& name) const {
+    Poco::JSON::Object obj;
+    if (raw) {
+        Poco::Util::AbstractConfiguration::Keys keys;
+        raw->keys(name, keys);
+        for (const auto& k : keys) obj.set(k, raw->getString(name + "." + k));
+    }
+    std::ostringstream out;
+    obj.stringify(out);
+    return out.str();
+}
+
+Settings load_settings(const std::string& path) {
+    Poco::File f(path);
+    if (!f.exists()) throw ConfigError(fmt::format("config file {} does not exist", path));
+    if (!f.canRead()) throw ConfigError(fmt::format("config file {} is not readable", path));
+    Settings s;
+    s.config_path = Poco::Path(path).absolute().toString();
+    validate_ini_lines(path);
+    try {
+        s.raw = new Poco::Util::IniFileConfiguration(path);
+    } catch (const Poco::Exception& e) {
+        throw ConfigError(fmt::format("config file {} is malformed: {}", path, e.displayText()));
+    }
+    const auto& c = *s.raw;
+    s.listen = c.getString("api.listen", s.listen);
+    s.listen_port = get_int(c, "api.listen_port", s.listen_port, 0, 65535);
+    s.pid_file = c.getString("api.pid_file", "");
+    s.max_body = size_t(get_int(c, "api.max_body", int(s.max_body), 1024, 1 << 30));
+    s.sync_timeout = get_int(c, "api.sync_timeout", s.sync_timeout, 1, 86400);
+    s.http_threads = get_int(c, "api.threads", s.http_threads, 2, 4096);
+    s.auth_token = c.getString("api.auth_token", "");
+    if (c.hasProperty("api.auth_token_file")) {
+        std::string tf = c.getString("api.auth_token_file");
+        std::ifstream in(tf);
+        if (!in) throw ConfigError(fmt::format("api.auth_token_file {} is not readable", tf));
+        std::getline(in, s.auth_token);
+        s.auth_token = Poco::trim(s.auth_token);
+    }
+
+    s.executor = c.getString("runner.executor", s.executor);
+    s.concurrency = get_int(c, "runner.concurrency", 0, 0, 1024);
+    if (s.concurrency == 0) s.concurrency = int(std::max(1u, std::thread::hardware_concurrency()));
+    s.redis_url = Poco::trim(c.getString("runner.redis_url", s.redis_url));
+    s.broker_url = c.getString("runner.broker_url", "");
+    s.run_dir = c.getString("runner.run_dir", s.run_dir);
+    s.job_ttl = get_int(c, "runner.job_ttl", s.job_ttl, 1, 365 * 86400);
+    s.run_timeout = get_int(c, "runner.run_timeout", s.run_timeout, 1, 7 * 86400);
+    s.lease = get_int(c, "runner.lease", s.lease, 2, 3600);
+    s.cancel_grace = get_int(c, "runner.cancel_grace", s.cancel_grace, 0, 600);
+
+    s.log_level = c.getString("log.log_level", s.log_level);
+    static const char* levels[] = {"debug", "info", "information", "warning", "error", "critical"};
+    if (std::find(std::begin(levels), std::end(levels), s.log_level) == std::end(levels))
+        throw ConfigError(fmt::format("log.log_level: unknown level '{}'", s.log_level));
+    s.error_log = c.getString("log.error_log", "");
+    s.access_log = c.getString("log.access_log", "");
+
+    s.plugin_dirs = c.hasProperty("plugins.dirs") ? split_list(c.getString("plugins.dirs"))
+                                                  : default_plugin_dirs();
+    return s;
+}
+
+}  // namespace exed

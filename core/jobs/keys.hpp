@@ -1,0 +1,17 @@
+// Every Redis key exed uses, in one place (documented in docs/architecture.md).
+#pragma once
+
+#include <string>
+
+namespace exed::jobs::keys {
+
+inline std::string job(const std::string& jid) { return "exed:job:" + jid; }
+inline std::string returns(const std::string& jid) { return "exed:job:" + jid + ":ret"; }
+inline std::string events(const std::string& jid) { return "exed:job:" + jid + ":events"; }
+inline std::string lock(const std::string& host) { return "exed:lock:" + host; }
+inline const std::string index = "exed:jobs";      // zset: score = creation sequence
+inline const std::string seq = "exed:jobs:seq";    // the creation sequence counter
+inline const std::string queue = "exed:queue";     // stream of {jid}
+inline const std::string group = "exed-workers";   // the queue's consumer group
+
+}  // namespace exed::jobs::keys

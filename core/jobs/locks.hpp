@@ -1,0 +1,34 @@
+// Per-host operate locks: all hosts of a job or none, leased, renewed while
+// the job runs, released by compare-and-delete (never someone else's).
+#pragma once
+
+#include "redis/pool.hpp"
+
+#include <string>
+#include <vector>
+
+namespace exed::jobs {
+
+class Locks {
+public:
+    explicit Locks(redis::Pool& pool) : pool_(pool) {}
+
+    // Takes every host's lock for `jid` (or keeps it if `jid` holds it
+    // already). Returns the busy hosts; empty means all were taken.
+    std::vector<std::string> acquire(const std::vector<std::string>& hosts, const std::string& jid,
+                                     int lease_ms);
+    // Extends the leases `jid` still holds; returns hosts it no longer holds.
+    std::vector<std::string> renew(const std::vector<std::string>& hosts, const std::string& jid,
+                                   int lease_ms);
+    // Frees the hosts `jid` holds.
+    void release(const std::vector<std::string>& hosts, const std::string& jid);
+    // Who holds host's lock ("" when free).
+    std::string holder(const std::string& host);
+
+private:
+    std::vector<std::string> run(const char* script, const std::vector<std::string>& hosts,
+                                 const std::string& jid, int lease_ms);
+    redis::Pool& pool_;
+};
+
+}  // namespace exed::jobs

@@ -1,0 +1,72 @@
+// Job records, per-job event streams and the job index, in Redis.
+#pragma once
+
+#include "jobs/model.hpp"
+#include "redis/pool.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace exed::jobs {
+
+struct Event {
+    std::string id;    // stream id, e.g. "1732371234567-0"
+    std::string type;  // state | host | end
+    std::string data;  // JSON
+};
+
+struct Page {
+    std::vector<Job> jobs;
+    std::string next_cursor;  // empty on the last page
+};
+
+class Store {
+public:
+    Store(redis::Pool& pool, int job_ttl) : pool_(pool), ttl_(job_ttl) {}
+
+    // Writes the record and indexes it, atomically.
+    void create(const Job& job);
+    std::optional<Job> get(const std::string& jid);
+    std::map<std::string, std::string> returns(const std::string& jid);
+
+    // queued -> running unless cancelled or finished meanwhile. Returns
+    // "ok", "cancel", "missing" or the terminal status it found.
+    std::string start(const std::string& jid, const std::string& worker, int64_t startat);
+
+    // Ends the job once: sets state/status/error, stores per-host results,
+    // appends the "end" event and starts the TTL. `only_if` (when set) is the
+    // status the job must still have. Returns false if it was not applied.
+    bool finish(const std::string& jid, int state, const std::string& status,
+                const std::string& error, const std::map<std::string, std::string>& returns,
+                const std::string& only_if = "");
+
+    void request_cancel(const std::string& jid);
+    bool cancel_requested(const std::string& jid);
+
+    std::string append_event(const std::string& jid, const std::string& type,
+                             const std::string& data);
+    // Events after `after_id` ("0" = from the start). With block_ms > 0,
+    // waits up to that long for the first one (on its own connection).
+    std::vector<Event> events(const std::string& jid, const std::string& after_id, int count,
+                              int block_ms = 0);
+
+    // Newest first, `limit` per page, cursor from the previous page.
+    Page list(int limit, const std::string& cursor, bool details);
+    bool remove(const std::string& jid);
+    // Drops up to `batch` of the oldest index entries whose record expired;
+    // returns how many.
+    int trim_index(int batch = 1000);
+
+    redis::Pool& pool() { return pool_; }
+    int ttl() const { return ttl_; }
+
+private:
+    redis::Pool& pool_;
+    int ttl_;
+};
+
+// Fields from an HGETALL-style flat array.
+std::map<std::string, std::string> pairs_of(const redis::Reply& r);
+
+}  // namespace exed::jobs

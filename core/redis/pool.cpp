@@ -1,0 +1,142 @@
+#include "redis/pool.hpp"
+
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Redis/Error.h>
+#include <Poco/Redis/Exception.h>
+
+namespace exed::redis {
+
+using Poco::Redis::BulkString;
+using Poco::Redis::Client;
+
+namespace {
+const Poco::Timespan connect_timeout(2, 0);
+const Poco::Timespan default_timeout(10, 0);
+}  // namespace
+
+Client::Ptr ClientFactory::createObject() {
+    Client::Ptr c = new Client;
+    try {
+        if (url_.unix_socket)
+            c->connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, url_.path),
+                       connect_timeout);
+        else
+            c->connect(url_.host, url_.port, connect_timeout);
+        c->setReceiveTimeout(default_timeout);
+        if (!url_.password.empty()) {
+            Command auth("AUTH");
+            auth << url_.password;
+            c->execute<std::string>(auth);
+        }
+        if (url_.db) {
+            Command sel("SELECT");
+            sel << std::to_string(url_.db);
+            c->execute<std::string>(sel);
+        }
+    } catch (const Poco::Redis::RedisException& e) {
+        throw Unavailable("redis at " + url_.describe() + " refused the connection: " + e.message());
+    } catch (const Poco::Exception& e) {
+        throw Unavailable("redis at " + url_.describe() + " is unreachable: " + e.displayText());
+    }
+    return c;
+}
+
+void ClientFactory::destroyObject(Client::Ptr c) {
+    try {
+        c->disconnect();
+    } catch (...) {
+    }
+}
+
+Pool::Pool(Url url, size_t capacity)
+    : url_(url), pool_(ClientFactory(url), capacity, capacity) {}
+
+Reply Pool::run_on(Client& c, const Command& cmd) {
+    RedisType::Ptr r;
+    try {
+        r = c.sendCommand(cmd);
+    } catch (const Poco::Redis::RedisException& e) {
+        throw ReplyError(e.message());
+    } catch (const Poco::Exception& e) {
+        // The connection is in an unknown state: drop it.
+        try {
+            c.disconnect();
+        } catch (...) {
+        }
+        throw Unavailable("redis at " + url_.describe() + ": " + e.displayText());
+    }
+    return to_reply(r);
+}
+
+Pool::Lease Pool::lease() {
+    Client::Ptr c;
+    try {
+        c = pool_.borrowObject(5000);
+    } catch (const Unavailable&) {
+        throw;
+    } catch (const Poco::Exception& e) {
+        throw Unavailable("redis at " + url_.describe() + ": " + e.displayText());
+    }
+    if (!c) throw Unavailable("no redis connection free within 5 s");
+    return Lease(*this, c);
+}
+
+Pool::Lease::~Lease() {
+    if (pool_ && c_) pool_->pool_.returnObject(c_);  // validateObject drops dead ones
+}
+
+Reply Pool::Lease::run(const Command& cmd, Poco::Timespan timeout) {
+    c_->setReceiveTimeout(timeout);
+    auto r = pool_->run_on(*c_, cmd);
+    c_->setReceiveTimeout(default_timeout);
+    return r;
+}
+
+Reply Pool::Lease::run(const Command& cmd) { return pool_->run_on(*c_, cmd); }
+
+Reply Pool::run(const Command& cmd) { return lease().run(cmd); }
+
+bool Pool::ping() {
+    try {
+        return run(Command("PING")).text() == "PONG";
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+Reply to_reply(const RedisType::Ptr& r) {
+    Reply out;
+    if (!r) return out;
+    switch (r->type()) {
+        case RedisType::REDIS_INTEGER:
+            out.kind = Reply::Int;
+            out.integer = static_cast<const Poco::Redis::Type<Poco::Int64>*>(r.get())->value();
+            break;
+        case RedisType::REDIS_SIMPLE_STRING:
+            out.kind = Reply::Str;
+            out.str = static_cast<const Poco::Redis::Type<std::string>*>(r.get())->value();
+            break;
+        case RedisType::REDIS_BULK_STRING: {
+            const BulkString& b = static_cast<const Poco::Redis::Type<BulkString>*>(r.get())->value();
+            if (!b.isNull()) {
+                out.kind = Reply::Str;
+                out.str = b.value();
+            }
+            break;
+        }
+        case RedisType::REDIS_ARRAY: {
+            const Array& a = static_cast<const Poco::Redis::Type<Array>*>(r.get())->value();
+            if (!a.isNull()) {
+                out.kind = Reply::Arr;
+                for (const auto& e : a) out.items.push_back(to_reply(e));
+            }
+            break;
+        }
+        default:
+            throw ReplyError(r->toString());
+    }
+    return out;
+}
+
+}  // namespace exed::redis

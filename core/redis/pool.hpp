@@ -1,0 +1,101 @@
+// Pooled Poco::Redis connections to one server (TCP or unix socket), with
+// AUTH/SELECT on connect and "Redis is down" as one exception type (-> 503).
+#pragma once
+
+#include "redis/url.hpp"
+
+#include <Poco/ObjectPool.h>
+#include <Poco/Redis/Array.h>
+#include <Poco/Redis/Client.h>
+#include <Poco/Redis/Command.h>
+#include <Poco/Redis/Type.h>
+#include <Poco/Timespan.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace exed::redis {
+
+using Poco::Redis::Array;
+using Poco::Redis::Command;
+using Poco::Redis::RedisType;
+
+// A reply as plain data: nil, integer, string or array of replies.
+struct Reply {
+    enum Kind { Nil, Int, Str, Arr } kind = Nil;
+    Poco::Int64 integer = 0;
+    std::string str;
+    std::vector<Reply> items;
+
+    bool nil() const { return kind == Nil; }
+    // Strings for Str and Int; "" for Nil.
+    std::string text() const { return kind == Int ? std::to_string(integer) : str; }
+    Poco::Int64 num() const { return kind == Int ? integer : (str.empty() ? 0 : std::stoll(str)); }
+};
+
+// Redis cannot be reached (refused, reset, timed out). The HTTP layer maps
+// it to 503; workers back off and retry.
+struct Unavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Redis answered with an error reply (a bug or bad data, not an outage).
+struct ReplyError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class ClientFactory {
+public:
+    explicit ClientFactory(Url url) : url_(std::move(url)) {}
+    Poco::Redis::Client::Ptr createObject();
+    bool validateObject(Poco::Redis::Client::Ptr c) { return c->isConnected(); }
+    void activateObject(Poco::Redis::Client::Ptr) {}
+    void deactivateObject(Poco::Redis::Client::Ptr) {}
+    void destroyObject(Poco::Redis::Client::Ptr c);
+
+private:
+    Url url_;
+};
+
+class Pool {
+public:
+    Pool(Url url, size_t capacity);
+
+    // One command on a pooled connection. Returns the reply.
+    Reply run(const Command& cmd);
+
+    // A connection held for a while (blocking reads, pipelines). Returned
+    // to the pool on destruction unless a failure marked it broken.
+    class Lease {
+    public:
+        Lease(Pool& pool, Poco::Redis::Client::Ptr c) : pool_(&pool), c_(std::move(c)) {}
+        Lease(Lease&& o) noexcept : pool_(o.pool_), c_(std::move(o.c_)) { o.pool_ = nullptr; }
+        Lease(const Lease&) = delete;
+        ~Lease();
+        // Runs cmd, waiting up to `timeout` for the reply (for BLOCK reads).
+        Reply run(const Command& cmd, Poco::Timespan timeout);
+        Reply run(const Command& cmd);
+
+    private:
+        Pool* pool_;
+        Poco::Redis::Client::Ptr c_;
+    };
+    Lease lease();
+
+    bool ping();  // true when the server answers
+    const Url& url() const { return url_; }
+
+private:
+    friend class Lease;
+    Reply run_on(Poco::Redis::Client& c, const Command& cmd);
+
+    Url url_;
+    Poco::ObjectPool<Poco::Redis::Client, Poco::Redis::Client::Ptr, ClientFactory> pool_;
+};
+
+// Converts a Poco reply tree (throws ReplyError for an error reply).
+Reply to_reply(const RedisType::Ptr& r);
+
+}  // namespace exed::redis
