@@ -1,0 +1,12 @@
+// Error log and access log channels from [log].
+#pragma once
+
+#include "config.hpp"
+
+namespace exed::app {
+
+// Error log: every logger, at log_level, to error_log (or stdout).
+// Access log: logger "exed.access", to access_log (or stdout).
+void setup_logging(const Settings& s);
+
+}  // namespace exed::app

@@ -1,0 +1,64 @@
+#include "http/context.hpp"
+
+#include "errors.hpp"
+#include "jobs/model.hpp"
+#include "operate/validate.hpp"
+
+#include <Poco/JSON/JSONException.h>
+#include <Poco/StreamCopier.h>
+
+#include <sstream>
+
+namespace exed::http {
+
+Poco::JSON::Object::Ptr Context::body_object() {
+    if (request.hasContentLength() && size_t(request.getContentLength64()) > max_body)
+        throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
+    std::string body;
+    std::istream& in = request.stream();
+    char buf[8192];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        body.append(buf, size_t(in.gcount()));
+        if (body.size() > max_body)
+            throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
+    }
+    if (body.empty()) throw ApiError(400, "a JSON object body is required");
+    Poco::Dynamic::Var v;
+    try {
+        v = jobs::parse_json(body);
+    } catch (const Poco::Exception& e) {
+        throw ApiError(400, "malformed JSON: " + e.message());
+    }
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw ApiError(400, "the body must be a JSON object");
+    return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+void Context::json(int status, const Poco::Dynamic::Var& body) {
+    std::string text = jobs::json_string(body);
+    response.setStatusAndReason(Poco::Net::HTTPResponse::HTTPStatus(status));
+    response.setContentType("application/json");
+    response.setContentLength64(Poco::Int64(text.size()));
+    response.send() << text;
+    bytes_sent = long(text.size());
+}
+
+void Context::no_content() {
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+    response.setContentLength(0);
+    response.send();
+    bytes_sent = 0;
+}
+
+bool Context::flag(const std::string& name) {
+    return query.has(name) && operate::parse_flag(name, query.get(name));
+}
+
+void Context::only_params(std::initializer_list<const char*> allowed) {
+    for (const auto& [k, v] : query) {
+        bool ok = false;
+        for (const char* a : allowed) ok = ok || k == a;
+        if (!ok) throw ApiError(400, "unknown parameter '" + k + "'");
+    }
+}
+
+}  // namespace exed::http

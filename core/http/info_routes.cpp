@@ -1,0 +1,47 @@
+// GET /release (loaded releasers), GET /plugins, GET /health.
+#include "http/router.hpp"
+#include "http/services.hpp"
+
+#include <Poco/JSON/Array.h>
+
+namespace exed::http {
+
+void add_info_routes(Router& r, Services& s) {
+    r.add("GET", "/release", [&s](Context& c) {
+        c.only_params({});
+        Poco::JSON::Array out;
+        for (auto& info : s.registry.list("releaser")) {
+            Poco::JSON::Object o;
+            o.set("type", info.type);
+            o.set("name", info.name);
+            out.add(o);
+        }
+        c.json(200, out);
+    });
+    r.add("GET", "/plugins", [&s](Context& c) {
+        c.only_params({});
+        Poco::JSON::Array out;
+        for (auto& info : s.registry.list()) {
+            Poco::JSON::Object o;
+            o.set("kind", info.kind);
+            o.set("type", info.type);
+            o.set("name", info.name);
+            o.set("version", info.version);
+            o.set("abi", std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor));
+            o.set("path", info.path);
+            o.set("active", info.kind == "executor" ? info.type == s.settings.executor : true);
+            out.add(o);
+        }
+        c.json(200, out);
+    });
+    r.add("GET", "/health", [&s](Context& c) {
+        bool redis_ok = s.pool.ping();
+        bool exec_ok = s.registry.find("executor", s.settings.executor) != nullptr;
+        Poco::JSON::Object o;
+        o.set("redis", redis_ok ? "ok" : "unavailable");
+        o.set("executor", exec_ok ? s.settings.executor : "not loaded");
+        c.json(redis_ok && exec_ok ? 200 : 503, o);
+    });
+}
+
+}  // namespace exed::http

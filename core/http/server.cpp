@@ -1,0 +1,148 @@
+#include "http/server.hpp"
+
+#include "errors.hpp"
+#include "redis/pool.hpp"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Timestamp.h>
+#include <Poco/URI.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace exed::http {
+
+namespace {
+
+Poco::Logger& access_log() { return Poco::Logger::get("exed.access"); }
+Poco::Logger& error_log() { return Poco::Logger::get("exed.http"); }
+
+// Equal-time comparison: the token check must not leak how much matched.
+bool same_secret(const std::string& a, const std::string& b) {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+public:
+    Handler(const Router& router, Services& s) : router_(router), s_(s) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& req,
+                       Poco::Net::HTTPServerResponse& resp) override {
+        auto t0 = std::chrono::steady_clock::now();
+        Context ctx{req, resp, s_.settings.max_body, {}, {}};
+        try {
+            Poco::URI uri(req.getURI());
+            for (auto& [k, v] : uri.getQueryParameters()) ctx.query.set(k, v);
+            authenticate(req);
+            router_.dispatch(ctx, req.getMethod(), uri.getPath());
+        } catch (const ApiError& e) {
+            fail(ctx, e.status(), e.what(), e.extra());
+        } catch (const redis::Unavailable& e) {
+            fail(ctx, 503, std::string("job store unavailable: ") + e.what(), nullptr);
+        } catch (const Poco::SyntaxException& e) {
+            fail(ctx, 400, "malformed request URI: " + e.message(), nullptr);
+        } catch (const Poco::Net::ConnectionResetException&) {
+            // The client went away mid-stream: nothing to answer.
+        } catch (const std::exception& e) {
+            error_log().error(fmt::format("{} {}: {}", req.getMethod(), req.getURI(), e.what()));
+            fail(ctx, 500, std::string("internal error: ") + e.what(), nullptr);
+        }
+        log_access(req, resp, ctx, t0);
+    }
+
+private:
+    void authenticate(Poco::Net::HTTPServerRequest& req) {
+        const std::string& token = s_.settings.auth_token;
+        if (token.empty()) return;
+        std::string got = req.get("Authorization", "");
+        const std::string prefix = "Bearer ";
+        if (got.rfind(prefix, 0) != 0 || !same_secret(got.substr(prefix.size()), token))
+            throw ApiError(401, "authentication required: send Authorization: Bearer <token>");
+    }
+
+    void fail(Context& ctx, int status, const std::string& message, Poco::JSON::Object::Ptr extra) {
+        if (ctx.sent()) {  // a stream had started: all we can do is log
+            error_log().warning(fmt::format("{} after the response started: {}", status, message));
+            return;
+        }
+        Poco::JSON::Object::Ptr body = extra ? extra : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
+        body->set("message", message);
+        if (status == 401) ctx.response.set("WWW-Authenticate", "Bearer");
+        ctx.json(status, body);
+    }
+
+    void log_access(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                    const Context& ctx, std::chrono::steady_clock::time_point t0) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        // Common log format, plus the duration in ms.
+        access_log().information(fmt::format(
+            "{} - - [{}] \"{} {} {}\" {} {} {:.1f}", req.clientAddress().host().toString(),
+            Poco::DateTimeFormatter::format(Poco::Timestamp(), "%d/%b/%Y:%H:%M:%S +0000"),
+            req.getMethod(), req.getURI(), req.getVersion(), int(resp.getStatus()),
+            ctx.bytes_sent < 0 ? std::string("-") : std::to_string(ctx.bytes_sent), ms));
+    }
+
+    const Router& router_;
+    Services& s_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    Factory(const Router& router, Services& s) : router_(router), s_(s) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Handler(router_, s_);
+    }
+
+private:
+    const Router& router_;
+    Services& s_;
+};
+
+}  // namespace
+
+Server::Server(Services& services) : services_(services) {
+    add_operate_routes(router_, services_);
+    add_job_routes(router_, services_);
+    add_info_routes(router_, services_);
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    const auto& st = services_.settings;
+    Poco::Net::SocketAddress addr(st.listen, Poco::UInt16(st.listen_port));
+    Poco::Net::ServerSocket socket;
+    socket.bind(addr, true);
+    socket.listen(256);
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(st.http_threads);
+    params->setMaxQueued(1024);
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(0);  // unlimited
+    params->setKeepAliveTimeout(Poco::Timespan(15, 0));
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(router_, services_), socket, params);
+    server_->start();
+}
+
+void Server::stop() {
+    if (server_) {
+        server_->stopAll(true);
+        server_.reset();
+    }
+}
+
+Poco::UInt16 Server::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace exed::http

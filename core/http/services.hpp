@@ -1,0 +1,27 @@
+// What the route handlers work with (owned by the app).
+#pragma once
+
+#include "config.hpp"
+#include "jobs/locks.hpp"
+#include "jobs/store.hpp"
+#include "operate/submitter.hpp"
+#include "plugins/registry.hpp"
+#include "redis/pool.hpp"
+
+namespace exed::http {
+
+struct Services {
+    const Settings& settings;
+    plugins::Registry& registry;
+    redis::Pool& pool;
+    jobs::Store& store;
+    jobs::Locks& locks;
+    operate::Submitter& submitter;
+};
+
+class Router;
+void add_operate_routes(Router& r, Services& s);
+void add_job_routes(Router& r, Services& s);
+void add_info_routes(Router& r, Services& s);
+
+}  // namespace exed::http

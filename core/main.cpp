@@ -1,0 +1,20 @@
+// exed entry point. `-d` is EXEd's short flag for --daemon; Poco's
+// ServerApplication only recognises the long form, so translate it first.
+#include "app/exed_app.hpp"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) exed::app::ExedApp::start_dir() = cwd;
+    std::vector<char*> args(argv, argv + argc);
+    static char daemon_flag[] = "--daemon";
+    for (auto& a : args)
+        if (std::strcmp(a, "-d") == 0) a = daemon_flag;
+    exed::app::ExedApp app;
+    return app.run(int(args.size()), args.data());
+}

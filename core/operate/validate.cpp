@@ -1,0 +1,169 @@
+#include "operate/validate.hpp"
+
+#include "errors.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/NumberParser.h>
+
+#include <map>
+
+namespace exed::operate {
+
+namespace {
+
+enum class Type { String, Int, Bool, Object, StringOrNull };
+
+struct Field {
+    const char* name;
+    Type type;
+    bool required;
+};
+
+const std::map<std::string, std::vector<Field>>& specs() {
+    static const std::map<std::string, std::vector<Field>> s = {
+        {"ping", {}},
+        {"facter", {}},
+        {"service",
+         {{"name", Type::String, true}, {"state", Type::Int, true}, {"graceful", Type::Bool, false}}},
+        {"execute", {{"cmd", Type::String, true}}},
+        {"deploy",
+         {{"role", Type::String, true},
+          {"partial", Type::StringOrNull, false},
+          {"extra_vars", Type::Object, false}}},
+        {"release",
+         {{"appname", Type::String, true},
+          {"apptype", Type::String, true},
+          {"revision", Type::String, true},
+          {"rollback", Type::Bool, false},
+          {"extra_opts", Type::Object, false}}},
+    };
+    return s;
+}
+
+const char* type_name(Type t) {
+    switch (t) {
+        case Type::String: return "a string";
+        case Type::Int: return "an integer";
+        case Type::Bool: return "a boolean";
+        case Type::Object: return "an object";
+        case Type::StringOrNull: return "a string or null";
+    }
+    return "?";
+}
+
+[[noreturn]] void bad(const std::string& msg) { throw ApiError(400, msg); }
+
+bool type_ok(const Poco::Dynamic::Var& v, Type t) {
+    switch (t) {
+        case Type::String: return v.isString();
+        case Type::Int: return v.isInteger() && !v.isBoolean();
+        case Type::Bool: return v.isBoolean();
+        case Type::Object: return v.type() == typeid(Poco::JSON::Object::Ptr);
+        case Type::StringOrNull: return v.isEmpty() || v.isString();
+    }
+    return false;
+}
+
+// Checks that depend on the value, after the types are right.
+void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
+    if (op == "service") {
+        int state = args->getValue<int>("state");
+        if (state < 0 || state > 2) bad("state must be 0 (started), 1 (stopped) or 2 (restarted)");
+        if (args->getValue<std::string>("name").empty()) bad("name must not be empty");
+    }
+    if (op == "execute" && args->getValue<std::string>("cmd").empty()) bad("cmd must not be empty");
+    if (op == "deploy" && args->getValue<std::string>("role").empty()) bad("role must not be empty");
+    if (op == "release") {
+        for (const char* f : {"appname", "apptype"})
+            if (args->getValue<std::string>(f).empty()) bad(std::string(f) + " must not be empty");
+    }
+}
+
+}  // namespace
+
+bool known_operation(const std::string& op) { return specs().count(op) > 0; }
+bool sync_allowed(const std::string& op) { return op != "deploy" && op != "release"; }
+bool read_only(const std::string& op) { return op == "ping" || op == "facter"; }
+
+bool parse_flag(const std::string& name, const std::string& v) {
+    if (v == "1" || v == "true" || v == "True") return true;
+    if (v == "0" || v == "false" || v == "False" || v.empty()) return false;
+    bad(name + " must be 1/true/True or 0/false/False");
+}
+
+Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::Object::Ptr& body,
+                                       std::vector<std::string>& targets, int& run_timeout) {
+    const auto& fields = specs().at(op);
+    Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
+    // Reject unknown fields: a typo ("target" for "targets") must not be ignored.
+    for (const auto& [key, value] : *body) {
+        if (key == "targets" || key == "run_timeout") continue;
+        bool known = false;
+        for (const auto& f : fields) known = known || key == f.name;
+        if (!known) bad("unknown field '" + key + "' for " + op);
+    }
+    if (!body->has("targets")) bad("targets is required");
+    auto arr = body->getArray("targets");
+    if (!arr) bad("targets must be an array of host names or patterns");
+    if (arr->size() == 0) bad("targets must not be empty");
+    targets.clear();
+    for (size_t i = 0; i < arr->size(); ++i) {
+        auto v = arr->get(i);
+        if (!v.isString() || v.toString().empty()) bad("targets must be non-empty strings");
+        targets.push_back(v.toString());
+    }
+    run_timeout = 0;
+    if (body->has("run_timeout")) {
+        auto v = body->get("run_timeout");
+        if (!v.isInteger() || v.isBoolean() || v.convert<int>() <= 0)
+            bad("run_timeout must be a positive integer (seconds)");
+        run_timeout = v.convert<int>();
+    }
+    for (const auto& f : fields) {
+        if (!body->has(f.name) || (body->isNull(f.name) && f.type != Type::StringOrNull)) {
+            if (f.required) bad(std::string(f.name) + " is required");
+            continue;
+        }
+        auto v = body->get(f.name);
+        if (!type_ok(v, f.type)) bad(std::string(f.name) + " must be " + type_name(f.type));
+        args->set(f.name, v);
+    }
+    check_values(op, args);
+    return args;
+}
+
+Poco::JSON::Object::Ptr args_from_query(const std::string& op,
+                                        const Poco::Net::NameValueCollection& query,
+                                        std::vector<std::string>& targets) {
+    const auto& fields = specs().at(op);
+    for (const auto& [key, value] : query) {
+        bool known = key == "target";
+        for (const auto& f : fields) known = known || key == f.name;
+        if (!known) bad("unknown parameter '" + key + "' for " + op);
+    }
+    if (!query.has("target") || query.get("target").empty()) bad("target is required");
+    targets = {query.get("target")};
+    Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
+    for (const auto& f : fields) {
+        if (!query.has(f.name)) {
+            if (f.required) bad(std::string(f.name) + " is required");
+            continue;
+        }
+        const std::string& v = query.get(f.name);
+        switch (f.type) {
+            case Type::Int: {
+                int n = 0;
+                if (!Poco::NumberParser::tryParse(v, n)) bad(std::string(f.name) + " must be an integer");
+                args->set(f.name, n);
+                break;
+            }
+            case Type::Bool: args->set(f.name, parse_flag(f.name, v)); break;
+            case Type::Object: bad(std::string(f.name) + " is only accepted in a JSON body (POST)");
+            default: args->set(f.name, v);
+        }
+    }
+    check_values(op, args);
+    return args;
+}
+
+}  // namespace exed::operate

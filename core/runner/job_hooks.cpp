@@ -1,0 +1,125 @@
+#include "runner/job_hooks.hpp"
+
+#include "jobs/model.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
+
+#include <thread>
+
+#include <signal.h>
+
+namespace exed::runner {
+
+JobHooks::JobHooks(jobs::Store& store, plugins::Registry& registry, std::string executor_type,
+                   std::string jid, int64_t deadline_epoch_s)
+    : store_(store), registry_(registry), executor_type_(std::move(executor_type)),
+      jid_(std::move(jid)), deadline_(deadline_epoch_s) {}
+
+void JobHooks::emit(const std::string& event_json) {
+    // Remember per-host results: {"host": {...}} without a task "name".
+    try {
+        auto obj = jobs::parse_json(event_json).extract<Poco::JSON::Object::Ptr>();
+        std::lock_guard<std::mutex> l(mutex_);
+        for (const auto& [host, body] : *obj) {
+            if (body.type() != typeid(Poco::JSON::Object::Ptr)) continue;
+            auto b = body.extract<Poco::JSON::Object::Ptr>();
+            if (!b->has("name")) host_results_[host] = jobs::json_string(b);
+        }
+    } catch (const Poco::Exception&) {
+        // Not an object keyed by host: stored as the plugin sent it anyway.
+    }
+    // A short Redis outage must not lose the event: retry for ~3 s.
+    for (int attempt = 0;; ++attempt) {
+        try {
+            store_.append_event(jid_, "host", event_json);
+            return;
+        } catch (const std::exception& e) {
+            if (attempt >= 10) {
+                Poco::Logger::get("exed.runner").error("[" + jid_ + "] event lost: " + e.what());
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        }
+    }
+}
+
+void JobHooks::track_process(pid_t pgid) {
+    std::lock_guard<std::mutex> l(mutex_);
+    groups_.insert(pgid);
+    // Started after a stop was asked for: it must not outlive the job.
+    if (stop_) kill(-pgid, SIGTERM);
+}
+
+void JobHooks::untrack_process(pid_t pgid) {
+    std::lock_guard<std::mutex> l(mutex_);
+    groups_.erase(pgid);
+}
+
+int JobHooks::run_executor(const std::string& request_json, std::string& out) {
+    auto message = [&](const std::string& m) {
+        Poco::JSON::Object o;
+        o.set("message", m);
+        out = jobs::json_string(o);
+    };
+    auto exec = registry_.find("executor", executor_type_);
+    if (!exec) {
+        message("executor plugin '" + executor_type_ + "' is not loaded");
+        return EXED_ERR;
+    }
+    std::string op, args;
+    try {
+        auto req = jobs::parse_json(request_json).extract<Poco::JSON::Object::Ptr>();
+        op = req->getValue<std::string>("op");
+        args = req->has("args") ? jobs::json_string(req->get("args")) : "{}";
+    } catch (const Poco::Exception& e) {
+        message("bad run_executor request: " + e.displayText());
+        return EXED_ERR_BAD_INPUT;
+    }
+    if (op == "targets") {
+        message("run_executor cannot run 'targets'");
+        return EXED_ERR_BAD_INPUT;
+    }
+    auto r = exec->invoke(op, args, *this);  // same job: same events, cancel, processes
+    if (r.ok()) {
+        out = r.result.empty() ? "{}" : r.result;
+    } else {
+        message(r.error);
+    }
+    return r.status;
+}
+
+void JobHooks::signal_all(int sig) {
+    std::lock_guard<std::mutex> l(mutex_);
+    for (pid_t g : groups_) kill(-g, sig);
+}
+
+void JobHooks::stop(const std::string& reason) {
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        if (stop_) return;
+        reason_ = reason;
+        stopped_at_ = std::chrono::steady_clock::now();
+        stop_ = true;
+    }
+    signal_all(SIGTERM);
+}
+
+void JobHooks::kill_remaining() { signal_all(SIGKILL); }
+
+std::string JobHooks::stop_reason() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return reason_;
+}
+
+std::chrono::steady_clock::time_point JobHooks::stopped_at() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return stopped_at_;
+}
+
+std::map<std::string, std::string> JobHooks::host_results() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return host_results_;
+}
+
+}  // namespace exed::runner

@@ -1,0 +1,74 @@
+// The worker pool: threads that take jobs from the Redis queue and run them
+// through the plugins, plus one watchdog thread that enforces cancel and
+// run_timeout, renews leases, and reclaims jobs of workers that died.
+#pragma once
+
+#include "config.hpp"
+#include "jobs/locks.hpp"
+#include "jobs/queue.hpp"
+#include "jobs/store.hpp"
+#include "plugins/registry.hpp"
+#include "runner/job_hooks.hpp"
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace exed::runner {
+
+class Runner {
+public:
+    Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
+           jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix);
+    ~Runner();
+
+    // `workers` threads (0: only the watchdog, e.g. an API-only process).
+    void start(int workers);
+    // Stops taking jobs; running jobs are stopped (their processes killed)
+    // and end as failed "exed was stopped while the job ran".
+    void stop();
+
+    // Keeps a queued job's host locks alive until a worker starts it.
+    void hold_queued(const std::string& jid, const std::vector<std::string>& hosts);
+
+private:
+    struct Active {
+        jobs::Job job;
+        std::string entry_id;
+        std::string consumer;
+        std::shared_ptr<JobHooks> hooks;
+    };
+
+    void worker_loop(int index);
+    void watchdog_loop();
+    void watch_active();
+    void renew_leases();
+    void reclaim();
+    // Runs one queue entry to its end (or skips it). `reclaimed`: it was
+    // taken over from a worker that stopped heartbeating.
+    void run_entry(const jobs::QueueEntry& entry, const std::string& consumer, bool reclaimed);
+    void execute(jobs::Job job, const std::string& entry_id, const std::string& consumer);
+    void finish_failed(const jobs::Job& job, const std::string& entry_id, const std::string& error,
+                       const std::string& status = "failed");
+
+    const Settings& settings_;
+    plugins::Registry& registry_;
+    jobs::Store& store_;
+    jobs::Locks& locks_;
+    jobs::Queue& queue_;
+    std::string prefix_;
+
+    std::atomic<bool> running_{false};
+    std::vector<std::thread> threads_;
+    std::mutex mutex_;
+    std::map<std::string, Active> active_;                        // jid -> running here
+    std::map<std::string, std::vector<std::string>> queued_;      // jid -> hosts
+    std::deque<jobs::QueueEntry> reclaimed_;                       // waiting for a worker
+};
+
+}  // namespace exed::runner
