@@ -100,8 +100,10 @@ Settings load_settings(const std::string& path) {
     }
 
     s.executor = c.getString("runner.executor", s.executor);
-    s.concurrency = get_int(c, "runner.concurrency", 0, 0, 1024);
-    if (s.concurrency == 0) s.concurrency = int(std::max(1u, std::thread::hardware_concurrency()));
+    // Absent: one worker per CPU (EXEd's default). 0: no in-process workers,
+    // an API-only process that leaves the jobs to `exed worker` processes.
+    s.concurrency = get_int(c, "runner.concurrency",
+                            int(std::max(1u, std::thread::hardware_concurrency())), 0, 1024);
     s.redis_url = Poco::trim(c.getString("runner.redis_url", s.redis_url));
     s.broker_url = c.getString("runner.broker_url", "");
     s.run_dir = c.getString("runner.run_dir", s.run_dir);

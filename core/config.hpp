@@ -25,7 +25,7 @@ struct Settings {
     std::string auth_token;          // empty: no authentication
     // [runner]
     std::string executor = "ansible";
-    int concurrency = 0;             // 0: number of CPUs
+    int concurrency = 1;             // jobs at once in this process (0: API only)
     std::string redis_url = "redis://127.0.0.1:6379";
     std::string broker_url;          // accepted for EXEd compatibility, unused
     std::string run_dir = "run";     // embedded redis, ssh control sockets, temp files

@@ -12,15 +12,21 @@
 namespace exed::http {
 
 Poco::JSON::Object::Ptr Context::body_object() {
-    if (request.hasContentLength() && size_t(request.getContentLength64()) > max_body)
-        throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
     std::string body;
     std::istream& in = request.stream();
     char buf[8192];
+    size_t total = 0;
+    // Read (and drop) a moderately oversized body before answering 413, so
+    // the client sees the answer rather than a reset while still sending;
+    // past 16x the limit, stop reading and let the connection close.
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        body.append(buf, size_t(in.gcount()));
-        if (body.size() > max_body)
-            throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
+        total += size_t(in.gcount());
+        if (total <= max_body) body.append(buf, size_t(in.gcount()));
+        if (total > 16 * max_body) break;
+    }
+    if (total > max_body) {
+        if (total > 16 * max_body) response.setKeepAlive(false);
+        throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
     }
     if (body.empty()) throw ApiError(400, "a JSON object body is required");
     Poco::Dynamic::Var v;

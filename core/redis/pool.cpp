@@ -57,7 +57,9 @@ Reply Pool::run_on(Client& c, const Command& cmd) {
     try {
         r = c.sendCommand(cmd);
     } catch (const Poco::Redis::RedisException& e) {
-        throw ReplyError(e.message());
+        // Poco reports a closed connection as a RedisException too.
+        if (c.isConnected()) throw ReplyError(e.message());
+        throw Unavailable("redis at " + url_.describe() + ": " + e.message());
     } catch (const Poco::Exception& e) {
         // The connection is in an unknown state: drop it.
         try {
@@ -95,7 +97,15 @@ Reply Pool::Lease::run(const Command& cmd, Poco::Timespan timeout) {
 
 Reply Pool::Lease::run(const Command& cmd) { return pool_->run_on(*c_, cmd); }
 
-Reply Pool::run(const Command& cmd) { return lease().run(cmd); }
+Reply Pool::run(const Command& cmd) {
+    // A pooled connection may have died while idle (Redis restarted): the
+    // first failure drops it, one retry gets a fresh one or a clear 503.
+    try {
+        return lease().run(cmd);
+    } catch (const Unavailable&) {
+        return lease().run(cmd);
+    }
+}
 
 bool Pool::ping() {
     try {

@@ -29,17 +29,18 @@ void JobHooks::emit(const std::string& event_json) {
     } catch (const Poco::Exception&) {
         // Not an object keyed by host: stored as the plugin sent it anyway.
     }
-    // A short Redis outage must not lose the event: retry for ~3 s.
+    // A Redis outage must not lose the event: the plugin waits (up to 60 s),
+    // which is the right back-pressure for a job whose history is its point.
     for (int attempt = 0;; ++attempt) {
         try {
             store_.append_event(jid_, "host", event_json);
             return;
         } catch (const std::exception& e) {
-            if (attempt >= 10) {
+            if (attempt >= 120) {
                 Poco::Logger::get("exed.runner").error("[" + jid_ + "] event lost: " + e.what());
                 return;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
     }
 }

@@ -57,6 +57,7 @@ Runner::~Runner() { stop(); }
 
 void Runner::start(int workers) {
     running_ = true;
+    workers_ = workers;
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
     threads_.emplace_back([this] { watchdog_loop(); });
 }
@@ -160,7 +161,11 @@ void Runner::execute(jobs::Job job, const std::string& entry_id, const std::stri
     Poco::JSON::Object ev;
     ev.set("status", jobs::status::running);
     ev.set("worker", consumer);
-    store_.append_event(job.jid, "state", jobs::json_string(ev));
+    try {
+        store_.append_event(job.jid, "state", jobs::json_string(ev));
+    } catch (const std::exception& e) {
+        logger().warning(fmt::format("[{}] state event not recorded: {}", job.jid, e.what()));
+    }
 
     plugins::OpResult r;
     auto plugin = registry_.find(job.plugin_kind, job.plugin_type);
@@ -297,6 +302,7 @@ void Runner::renew_leases() {
 }
 
 void Runner::reclaim() {
+    if (workers_ == 0) return;  // nobody here could run what we claim
     auto entries = queue_.reclaim(prefix_ + "-reclaim", settings_.lease * 1000, 10);
     if (entries.empty()) return;
     std::lock_guard<std::mutex> l(mutex_);

@@ -63,6 +63,7 @@ private:
     jobs::Queue& queue_;
     std::string prefix_;
 
+    int workers_ = 0;
     std::atomic<bool> running_{false};
     std::vector<std::thread> threads_;
     std::mutex mutex_;

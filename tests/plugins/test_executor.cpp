@@ -93,6 +93,7 @@ public:
         auto cfg = parse(config_json);
         hosts_ = split(cfg->optValue<std::string>("hosts", "node1,node2,node3"), ",");
         for (auto& h : split(cfg->optValue<std::string>("down", ""), ",")) down_.insert(h);
+        ping_delay_ms_ = std::stoi(cfg->optValue<std::string>("ping_delay_ms", "0"));
         if (cfg->optValue<std::string>("fail_init", "") == "1")
             throw exed::Error("fail_init is set");
     }
@@ -117,6 +118,11 @@ public:
     }
 
     std::string ping(exed::Call& call, const std::string& args) override {
+        // A slow ping (config ping_delay_ms) lets tests kill a worker mid-job.
+        for (int waited = 0; waited < ping_delay_ms_; waited += 50) {
+            call.check_cancelled();
+            usleep(50000);
+        }
         return per_host(call, args, [](const std::string&) {
             Object::Ptr r = new Object;
             r->set("status", 0);
@@ -200,6 +206,7 @@ private:
 
     std::vector<std::string> hosts_;
     std::set<std::string> down_;
+    int ping_delay_ms_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`. Both install
+# whatever Debian 12 packages are missing, then build with CMake.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
+           redis-server ansible-core openssh-server openssh-client git python3 procps \
+           util-linux curl ca-certificates
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build run test install bench clean
+
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Foreground exed on 127.0.0.1:16808, embedded redis, ansible on localhost.
+run: build
+	$(BUILD)/core/exed -c etc/exe.conf
+
+# Every test. Suites share loopback ports and sshd hosts: run them one at a time.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+install: build
+	cmake --install $(BUILD)
+
+bench: build
+	bench/run
+
+clean:
+	rm -rf $(BUILD)

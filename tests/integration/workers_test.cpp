@@ -1,0 +1,123 @@
+// Standalone workers and crashes: `exed worker` processes sharing one real
+// redis-server with an API-only exed; kill -9 mid-job; Redis restarts.
+#include "support/fixtures.hpp"
+#include "support/http_client.hpp"
+#include "support/procs.hpp"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include <signal.h>
+
+using namespace exed::test;
+
+namespace {
+
+std::string status_of(int port, const std::string& jid) {
+    auto r = http("GET", port, "/jobs/" + jid);
+    return r.status == 200 ? r.object()->getValue<std::string>("status") : "http " + std::to_string(r.status);
+}
+
+std::string wait_status(int port, const std::string& jid, const std::string& want, int seconds) {
+    std::string st;
+    for (int i = 0; i < seconds * 10; ++i) {
+        st = status_of(port, jid);
+        if (("," + want + ",").find("," + st + ",") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+}
+
+std::string submit(int port, const std::string& op, const std::string& body) {
+    auto r = http("POST", port, "/" + op, body);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    return r.object()->getValue<std::string>("jid");
+}
+
+void kill_all(const std::string& cmdline) {
+    // Orphans of a kill -9'd worker: clean them up so they outlive no test.
+    for (int i = 0; i < 3 && count_processes(cmdline) > 0; ++i) {
+        std::string cmd = "pkill -f -x '" + cmdline + "'";
+        if (std::system(cmd.c_str()) != 0) break;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a standalone worker runs the jobs of an API-only exed") {
+    SharedRedis redis;
+    ExedProcess api(test_config(redis.url(), "[runner]\nconcurrency = 0\n"));
+    ExedProcess worker(test_config(redis.url()));
+    api.start();
+    std::string jid = submit(api.port(), "ping", R"({"targets":["node1"]})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(status_of(api.port(), jid) == "queued");  // nobody to run it yet
+    worker.start(true);
+    CHECK(wait_status(api.port(), jid, "done", 15) == "done");
+    auto job = http("GET", api.port(), "/jobs/" + jid).object();
+    CHECK(job->getValue<std::string>("status") == "done");
+    CHECK(worker.log().find(jid) != std::string::npos);  // the worker ran it
+}
+
+TEST_CASE("kill -9 of a worker mid-job: the job is reclaimed, failed, and its locks freed") {
+    SharedRedis redis;
+    ExedProcess api(test_config(redis.url(), "[runner]\nconcurrency = 0\n"));
+    ExedProcess worker1(test_config(redis.url()));
+    ExedProcess worker2(test_config(redis.url()));
+    api.start();
+    worker1.start(true);
+    std::string jid = submit(api.port(), "execute", R"({"targets":["node1"],"cmd":"sleep 60.125"})");
+    REQUIRE(wait_status(api.port(), jid, "running", 15) == "running");
+    worker1.kill9();
+    CHECK(http("GET", api.port(), "/ping?target=node1").status == 409);  // still leased
+    worker2.start(true);
+    // lease = 3 s: reclaimed within a few seconds, never Running forever.
+    CHECK(wait_status(api.port(), jid, "failed", 20) == "failed");
+    auto job = http("GET", api.port(), "/jobs/" + jid).object();
+    CHECK(job->getValue<int>("state") == 2);
+    CHECK(job->getValue<std::string>("error").find("was lost while running the job") != std::string::npos);
+    auto r = http("POST", api.port(), "/ping", R"({"targets":["node1"]})");
+    CHECK(r.status == 201);  // the lock did not outlive its lease
+    kill_all("sleep 60.125");
+}
+
+TEST_CASE("kill -9 of a worker mid-ping: the read-only job is rerun to completion") {
+    SharedRedis redis;
+    std::string slow = "[test]\nping_delay_ms = 4000\n";
+    ExedProcess api(test_config(redis.url(), "[runner]\nconcurrency = 0\n"));
+    ExedProcess worker1(test_config(redis.url(), slow));
+    ExedProcess worker2(test_config(redis.url(), slow));
+    api.start();
+    worker1.start(true);
+    std::string jid = submit(api.port(), "ping", R"({"targets":["node2"]})");
+    REQUIRE(wait_status(api.port(), jid, "running", 15) == "running");
+    worker1.kill9();
+    worker2.start(true);
+    CHECK(wait_status(api.port(), jid, "done", 30) == "done");
+    CHECK(worker2.log().find("rerunning read-only job") != std::string::npos);
+}
+
+TEST_CASE("Redis going away: 503 while down, nothing lost, service resumes") {
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url()));
+    exed.start();
+    std::string before = submit(exed.port(), "ping", R"({"targets":["node1"]})");
+    REQUIRE(wait_status(exed.port(), before, "done", 10) == "done");
+    // A job that is still running when Redis goes down.
+    std::string during = submit(exed.port(), "execute", R"({"targets":["node2"],"cmd":"sleep 2"})");
+    REQUIRE(wait_status(exed.port(), during, "running", 10) == "running");
+    redis.stop();
+    auto r = http("GET", exed.port(), "/jobs");
+    CHECK(r.status == 503);
+    CHECK(r.message().find("unavailable") != std::string::npos);
+    CHECK(http("POST", exed.port(), "/ping", R"({"targets":["node1"]})").status == 503);
+    CHECK(http("GET", exed.port(), "/health").status == 503);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // the job ends while Redis is down
+    CHECK(exed.alive());
+    redis.restart();
+    CHECK(wait_status(exed.port(), before, "done", 10) == "done");   // kept across the restart
+    CHECK(wait_status(exed.port(), during, "done", 30) == "done");   // its end was not lost
+    std::string after = submit(exed.port(), "ping", R"({"targets":["node3"]})");
+    CHECK(wait_status(exed.port(), after, "done", 10) == "done");
+}

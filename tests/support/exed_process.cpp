@@ -1,0 +1,129 @@
+#include "support/exed_process.hpp"
+
+#include "support/http_client.hpp"
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/String.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace exed::test {
+
+int free_port() {
+    Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return s.address().port();
+}
+
+std::string exed_binary() { return std::string(EXED_BUILD_DIR) + "/core/exed"; }
+std::string test_plugin_dir(const std::string& which) {
+    return std::string(EXED_BUILD_DIR) + "/test-plugins/" + which;
+}
+
+ExedProcess::ExedProcess(const std::string& config) : port_(free_port()) {
+    std::string text = Poco::replace(config, std::string("@PORT@"), std::to_string(port_));
+    text = Poco::replace(text, std::string("@DIR@"), dir_.path());
+    dir_.write("exe.conf", text);
+}
+
+ExedProcess::~ExedProcess() {
+    if (alive()) stop(15, 10);  // SIGTERM first: exed stops its embedded redis
+}
+
+pid_t ExedProcess::spawn(const std::vector<std::string>& args) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string logf = dir_.file("exed.out");
+    posix_spawn_file_actions_addopen(&fa, 1, logf.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<std::string> all = {exed_binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    // Run in the temp dir so relative paths (run/) land there.
+    std::string cwd = dir_.path();
+    char old[4096];
+    if (!getcwd(old, sizeof old)) old[0] = 0;
+    if (chdir(cwd.c_str()) != 0) throw std::runtime_error("chdir failed");
+    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    if (old[0] && chdir(old) != 0) throw std::runtime_error("chdir back failed");
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("cannot start " + exed_binary());
+    return pid;
+}
+
+void ExedProcess::start(bool worker, int wait_s) {
+    pid_ = worker ? spawn({"worker", "--exe-conf", conf_path()}) : spawn({"-c", conf_path()});
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+    while (std::chrono::steady_clock::now() < until) {
+        if (!alive()) throw std::runtime_error("exed exited at start:\n" + log());
+        if (worker) {
+            if (log().find("running") != std::string::npos) return;
+        } else {
+            try {
+                auto r = http("GET", port_, "/plugins", "", {}, 2);
+                if (r.status == 200 || r.status == 401) return;
+            } catch (...) {
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("exed did not come up:\n" + log());
+}
+
+int ExedProcess::run_to_exit(const std::vector<std::string>& args, int wait_s) {
+    pid_ = spawn(args);
+    for (int i = 0; i < wait_s * 20; ++i) {
+        if (!alive()) return exit_code_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    stop(9);
+    throw std::runtime_error("exed did not exit:\n" + log());
+}
+
+bool ExedProcess::alive() const {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+        auto* self = const_cast<ExedProcess*>(this);
+        self->exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        self->pid_ = 0;
+        return false;
+    }
+    return r == 0;
+}
+
+void ExedProcess::stop(int sig, int wait_s) {
+    if (!alive()) return;
+    kill(pid_, sig);
+    for (int i = 0; i < wait_s * 20; ++i) {
+        if (!alive()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+}
+
+std::string ExedProcess::log() const {
+    std::ifstream in(dir_.file("exed.out"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace exed::test
