@@ -134,8 +134,7 @@ void cancel_job(Services& s, Context& c) {
     // worker within a moment (its processes get SIGTERM, then SIGKILL).
     if (job.status == jobs::status::queued &&
         s.store.finish(job.jid, jobs::Failure, jobs::status::cancelled, "cancelled", {},
-                       jobs::status::queued)) {
-        s.locks.release(job.targets, job.jid);
+                       job.targets, jobs::status::queued)) {
         out.set("status", jobs::status::cancelled);
         c.json(200, out);
         return;

@@ -28,14 +28,20 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'state', '1', 'worker', ARGV[1]
 return 'ok'
 )lua";
 
-// ARGV: state status error finished ttl end_event only_if [host json]...
+// KEYS: job ret events [lock:<host>]...
+// ARGV: state status error finished ttl end_event only_if jid [host json]...
+// The job's host locks go in the same step as the "end" event: a client
+// that reacts to "end" must find the hosts free.
 const char* kFinish = R"lua(
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 0 end
 if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end
 if ARGV[7] ~= '' and st ~= ARGV[7] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'status', ARGV[2], 'error', ARGV[3], 'finished', ARGV[4])
-if #ARGV > 7 then redis.call('HSET', KEYS[2], unpack(ARGV, 8)) end
+if #ARGV > 8 then redis.call('HSET', KEYS[2], unpack(ARGV, 9)) end
+for i = 4, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[8] then redis.call('DEL', KEYS[i]) end
+end
 redis.call('XADD', KEYS[3], '*', 'type', 'end', 'data', ARGV[6])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return 1
@@ -124,20 +130,22 @@ std::string Store::start(const std::string& jid, const std::string& worker, int6
 
 bool Store::finish(const std::string& jid, int state, const std::string& status,
                    const std::string& error, const std::map<std::string, std::string>& rets,
-                   const std::string& only_if) {
+                   const std::vector<std::string>& hosts, const std::string& only_if) {
     Poco::JSON::Object end;
     end.set("state", state);
     end.set("status", status);
     end.set("error", error);
     std::vector<std::string> args = {std::to_string(state), status,      error,
                                      std::to_string(now_s()), std::to_string(ttl_),
-                                     json_string(end),        only_if};
+                                     json_string(end),        only_if,
+                                     jid};
     for (auto& [host, json] : rets) {
         args.push_back(host);
         args.push_back(json);
     }
-    auto r = pool_.run(
-        eval(kFinish, {keys::job(jid), keys::returns(jid), keys::events(jid)}, args));
+    std::vector<std::string> ks = {keys::job(jid), keys::returns(jid), keys::events(jid)};
+    for (auto& h : hosts) ks.push_back(keys::lock(h));
+    auto r = pool_.run(eval(kFinish, ks, args));
     return r.num() == 1;
 }
 

@@ -34,12 +34,13 @@ public:
     // "ok", "cancel", "missing" or the terminal status it found.
     std::string start(const std::string& jid, const std::string& worker, int64_t startat);
 
-    // Ends the job once: sets state/status/error, stores per-host results,
-    // appends the "end" event and starts the TTL. `only_if` (when set) is the
-    // status the job must still have. Returns false if it was not applied.
+    // Ends the job once, atomically: sets state/status/error, stores
+    // per-host results, frees the locks the job holds on `hosts`, appends
+    // the "end" event and starts the TTL. `only_if` (when set) is the status
+    // the job must still have. Returns false if it was not applied.
     bool finish(const std::string& jid, int state, const std::string& status,
                 const std::string& error, const std::map<std::string, std::string>& returns,
-                const std::string& only_if = "");
+                const std::vector<std::string>& hosts, const std::string& only_if = "");
 
     void request_cancel(const std::string& jid);
     bool cancel_requested(const std::string& jid);

@@ -141,7 +141,8 @@ jobs::Job Submitter::submit(const Submission& s) {
         // Nothing may stay locked for a job that does not exist.
         try {
             locks_.release(job.targets, job.jid);
-            store_.finish(job.jid, jobs::Failure, jobs::status::failed, "could not be queued", {});
+            store_.finish(job.jid, jobs::Failure, jobs::status::failed, "could not be queued", {},
+                          job.targets);
         } catch (...) {
         }
         throw;

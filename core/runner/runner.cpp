@@ -104,8 +104,7 @@ void Runner::worker_loop(int index) {
 
 void Runner::finish_failed(const jobs::Job& job, const std::string& entry_id,
                            const std::string& error, const std::string& status) {
-    store_.finish(job.jid, jobs::Failure, status, error, {});
-    locks_.release(job.targets, job.jid);
+    store_.finish(job.jid, jobs::Failure, status, error, {}, job.targets);
     queue_.done(entry_id);
     logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
 }
@@ -128,8 +127,7 @@ void Runner::run_entry(const jobs::QueueEntry& entry, const std::string& consume
     }
     std::string st = store_.start(job->jid, consumer, now_s());
     if (st == "cancel") {
-        store_.finish(job->jid, jobs::Failure, jobs::status::cancelled, "cancelled", {});
-        locks_.release(job->targets, job->jid);
+        store_.finish(job->jid, jobs::Failure, jobs::status::cancelled, "cancelled", {}, job->targets);
         queue_.done(entry.id);
         return;
     }
@@ -213,8 +211,7 @@ void Runner::execute(jobs::Job job, const std::string& entry_id, const std::stri
     // Redis may be briefly away: the end of a job must not be lost.
     for (int attempt = 0;; ++attempt) {
         try {
-            store_.finish(job.jid, state, status, error, results);
-            locks_.release(job.targets, job.jid);
+            store_.finish(job.jid, state, status, error, results, job.targets);
             queue_.done(entry_id);
             break;
         } catch (const redis::Unavailable& e) {

@@ -58,6 +58,7 @@ int run_tracked(exed::Call& call, const std::vector<std::string>& argv, std::str
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);  // stderr into the same output
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
@@ -100,7 +101,7 @@ public:
 
     void check(exed::Call&, const std::string& op, const std::string& args_json) override {
         auto args = parse(args_json);
-        if (op == "execute" && args->optValue<std::string>("cmd", "").empty())
+        if (op == "execute" && args->optValue<std::string>("cmd", "").empty() && !args->has("argv"))
             throw exed::BadInput("cmd is required");
         if (op == "deploy" && args->optValue<std::string>("role", "") == "missing")
             throw exed::NotFound("no such role: missing");
@@ -150,7 +151,13 @@ public:
     }
 
     std::string execute(exed::Call& call, const std::string& args_json) override {
-        auto argv = split(parse(args_json)->getValue<std::string>("cmd"), " ");
+        auto args = parse(args_json);
+        std::vector<std::string> argv;
+        if (auto exact = args->getArray("argv")) {  // exact argv, as releasers send it
+            for (size_t i = 0; i < exact->size(); ++i) argv.push_back(exact->getElement<std::string>(i));
+        } else {
+            argv = split(args->getValue<std::string>("cmd"), " ");
+        }
         return per_host(call, args_json, [&](const std::string&) {
             std::string out;
             int rtc = run_tracked(call, argv, out);

@@ -54,9 +54,16 @@ TEST_CASE("a job goes queued -> running -> done once, with its events") {
     CHECK(j->state == jobs::Running);
     CHECK(j->targets == std::vector<std::string>{"a", "b"});
     CHECK(store.start("j1", "w1", 42) == "ok");
+    jobs::Locks locks(*f.pool);
+    CHECK(locks.acquire({"a", "b"}, "j1", 60000).empty());
+    CHECK(locks.acquire({"c"}, "other", 60000).empty());
     store.append_event("j1", "host", R"({"a":{"status":0}})");
-    CHECK(store.finish("j1", jobs::Done, "done", "", {{"a", R"({"status":0})"}}));
-    CHECK_FALSE(store.finish("j1", jobs::Failure, "failed", "again", {}));  // only once
+    CHECK(store.finish("j1", jobs::Done, "done", "", {{"a", R"({"status":0})"}}, {"a", "b", "c"}));
+    // The job's locks went with its end, in the same step; others' stayed.
+    CHECK(locks.holder("a").empty());
+    CHECK(locks.holder("b").empty());
+    CHECK(locks.holder("c") == "other");
+    CHECK_FALSE(store.finish("j1", jobs::Failure, "failed", "again", {}, {}));  // only once
     j = store.get("j1");
     CHECK(j->status == "done");
     CHECK(j->startat == 42);
@@ -84,7 +91,8 @@ TEST_CASE("a cancel request stops a queued job from starting") {
     store.request_cancel("c1");
     CHECK(store.cancel_requested("c1"));
     CHECK(store.start("c1", "w", 1) == "cancel");
-    CHECK(store.finish("c1", jobs::Failure, "cancelled", "cancelled", {}, "queued"));
+    CHECK_FALSE(store.finish("c1", jobs::Failure, "cancelled", "cancelled", {}, {}, "running"));
+    CHECK(store.finish("c1", jobs::Failure, "cancelled", "cancelled", {}, {}, "queued"));
     CHECK(store.get("c1")->status == "cancelled");
 }
 
@@ -213,7 +221,7 @@ TEST_CASE("expired records leave the index when it is trimmed") {
     jobs::Store store(*f.pool, 1);
     for (int i = 0; i < 3; ++i) {
         store.create(make_job("t" + std::to_string(i), 1));
-        store.finish("t" + std::to_string(i), jobs::Done, "done", "", {});
+        store.finish("t" + std::to_string(i), jobs::Done, "done", "", {}, {});
     }
     store.create(make_job("alive", 2));
     std::this_thread::sleep_for(std::chrono::milliseconds(2100));
