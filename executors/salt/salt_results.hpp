@@ -1,0 +1,37 @@
+// Turns what a minion returned into exed's per-host result shapes
+// (docs/salt.md lists them). Pure functions: no I/O.
+#pragma once
+
+#include "salt_job_runner.hpp"
+
+#include <vector>
+
+namespace exed::salt {
+
+// exed's per-host operate states.
+enum HostStatus { OK = 0, Skipped = 1, Failed = 2, Unreachable = 3, Changed = 4 };
+
+Object::Ptr status_result(int status);
+Object::Ptr error_result(int status, const std::string& error);
+// {"status": 3, "error"} for a minion that gave no return.
+Object::Ptr unreachable_result(const MinionOutcome& o);
+
+// Salt reports a failing function with a string (or a list of strings)
+// where the structure was expected: its text, or "" when `v` is no error.
+std::string salt_error_text(const Var& v);
+
+Object::Ptr ping_result(const MinionOutcome& o);
+// Adds "state" (the spec's key for facter) next to "status".
+Object::Ptr facter_result(const MinionOutcome& o);
+Object::Ptr execute_result(const MinionOutcome& o);
+
+// state.apply on one minion: an event per state, in execution order, and a
+// summary whose status is Failed if any state failed, else Changed if any
+// changed, else OK.
+struct StateApplyResult {
+    std::vector<Object::Ptr> states;  // {"status", "name", "return_data"}
+    Object::Ptr summary;
+};
+StateApplyResult state_apply_result(const MinionOutcome& o);
+
+}  // namespace exed::salt
