@@ -111,6 +111,14 @@ Settings load_settings(const std::string& path) {
     s.run_timeout = get_int(c, "runner.run_timeout", s.run_timeout, 1, 7 * 86400);
     s.lease = get_int(c, "runner.lease", s.lease, 2, 3600);
     s.cancel_grace = get_int(c, "runner.cancel_grace", s.cancel_grace, 0, 600);
+    s.job_secret = c.getString("runner.job_secret", "");
+    if (c.hasProperty("runner.job_secret_file")) {
+        std::string sf = c.getString("runner.job_secret_file");
+        std::ifstream in(sf);
+        if (!in || !std::getline(in, s.job_secret) || Poco::trim(s.job_secret).empty())
+            throw ConfigError(fmt::format("runner.job_secret_file {} is not readable or empty", sf));
+        s.job_secret = Poco::trim(s.job_secret);
+    }
 
     s.log_level = c.getString("log.log_level", s.log_level);
     static const char* levels[] = {"debug", "info", "information", "warning", "error", "critical"};

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/signature.hpp"
 #include "operate/submitter.hpp"
 #include "redis/embedded.hpp"
 #include "runner/runner.hpp"
@@ -134,6 +135,12 @@ int ExedApp::serve(bool worker_only) {
     if (!settings.broker_url.empty())
         exed_log().warning("runner.broker_url is set but unused: exed queues jobs in Redis");
     Poco::File(settings.run_dir).createDirectories();
+    try {
+        settings.job_secret = jobs::load_or_create_secret(settings.job_secret, settings.run_dir);
+    } catch (const std::exception& e) {
+        std::cerr << "exed: job secret: " << e.what() << "\n";
+        return kExitConfig;
+    }
     PidFile pid(worker_only ? "" : settings.pid_file);
 
     std::unique_ptr<redis::EmbeddedServer> embedded;

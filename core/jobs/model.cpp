@@ -37,7 +37,8 @@ std::map<std::string, std::string> Job::to_fields() const {
             {"finished", std::to_string(finished)},
             {"run_timeout", std::to_string(run_timeout)},
             {"worker", worker},
-            {"cancel", cancel_requested ? "1" : "0"}};
+            {"cancel", cancel_requested ? "1" : "0"},
+            {"sig", signature}};
 }
 
 namespace {
@@ -74,6 +75,7 @@ Job Job::from_fields(const std::map<std::string, std::string>& f) {
     j.run_timeout = int(get_int(f, "run_timeout"));
     j.worker = get(f, "worker");
     j.cancel_requested = get(f, "cancel") == "1";
+    j.signature = get(f, "sig");
     return j;
 }
 

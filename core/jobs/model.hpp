@@ -41,6 +41,7 @@ struct Job {
     int run_timeout = 0;       // s
     std::string worker;        // consumer that runs it
     bool cancel_requested = false;
+    std::string signature;     // HMAC by the creating API process (jobs/signature.hpp)
 
     // Redis hash fields <-> Job.
     std::map<std::string, std::string> to_fields() const;

@@ -1,6 +1,7 @@
 #include "operate/submitter.hpp"
 
 #include "errors.hpp"
+#include "jobs/signature.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/UUIDGenerator.h>
@@ -124,6 +125,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     job.operate_args = jobs::json_string(s.args);
     job.created_ms = now_ms();
     job.run_timeout = s.run_timeout > 0 ? std::min(s.run_timeout, 7 * 86400) : settings_.run_timeout;
+    job.signature = jobs::sign(settings_.job_secret, job);
 
     auto busy = locks_.acquire(job.targets, job.jid, settings_.lease * 1000);
     if (!busy.empty()) {

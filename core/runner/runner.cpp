@@ -1,5 +1,6 @@
 #include "runner/runner.hpp"
 
+#include "jobs/signature.hpp"
 #include "operate/validate.hpp"
 
 #include <Poco/Environment.h>
@@ -119,6 +120,11 @@ void Runner::run_entry(const jobs::QueueEntry& entry, const std::string& consume
         std::lock_guard<std::mutex> l(mutex_);
         queued_.erase(job->jid);
         if (active_.count(job->jid)) return;  // already running here (double delivery)
+    }
+    if (!jobs::signature_valid(settings_.job_secret, *job)) {
+        finish_failed(*job, entry.id,
+                      "refused: the job's signature does not match this worker's job secret");
+        return;
     }
     if (reclaimed && job->status == jobs::status::running && !operate::read_only(job->operate)) {
         finish_failed(*job, entry.id,

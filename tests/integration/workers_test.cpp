@@ -3,6 +3,11 @@
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 #include "support/procs.hpp"
+#include "jobs/queue.hpp"
+#include "jobs/signature.hpp"
+#include "jobs/store.hpp"
+
+#include <fstream>
 
 #include <doctest/doctest.h>
 
@@ -120,4 +125,42 @@ TEST_CASE("Redis going away: 503 while down, nothing lost, service resumes") {
     CHECK(wait_status(exed.port(), during, "done", 30) == "done");   // its end was not lost
     std::string after = submit(exed.port(), "ping", R"({"targets":["node3"]})");
     CHECK(wait_status(exed.port(), after, "done", 10) == "done");
+}
+
+TEST_CASE("a job written straight into Redis, unsigned or signed with another secret, is refused") {
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url()));
+    exed.start();
+    auto pool = redis.pool();
+    exed::jobs::Store store(*pool, 3600);
+    exed::jobs::Queue queue(*pool);
+    auto forge = [&](const std::string& jid, const std::string& secret) {
+        exed::jobs::Job j;
+        j.jid = jid;
+        j.operate = "execute";
+        j.operate_args = R"({"cmd":"touch /tmp/exed-forged"})";
+        j.targets = {"node1"};
+        j.plugin_kind = "executor";
+        j.plugin_type = "test";
+        j.plugin_op = "execute";
+        j.created_ms = 1;
+        j.run_timeout = 60;
+        if (!secret.empty()) j.signature = exed::jobs::sign(secret, j);
+        store.create(j);
+        queue.push(jid);
+    };
+    std::remove("/tmp/exed-forged");
+    forge("forged-unsigned", "");
+    forge("forged-other-key", "not-the-shared-secret");
+    for (const char* jid : {"forged-unsigned", "forged-other-key"}) {
+        CAPTURE(jid);
+        CHECK(wait_status(exed.port(), jid, "failed,done", 10) == "failed");
+        auto job = http("GET", exed.port(), std::string("/jobs/") + jid).object();
+        CHECK(job->getValue<std::string>("error").find("signature does not match") != std::string::npos);
+    }
+    CHECK_FALSE(std::ifstream("/tmp/exed-forged").good());  // nothing ran
+    // A job signed with the shared secret runs as usual.
+    forge("signed-right", "shared-by-this-test");
+    CHECK(wait_status(exed.port(), "signed-right", "failed,done", 10) == "done");
+    std::remove("/tmp/exed-forged");
 }

@@ -38,6 +38,7 @@ inline std::string test_config(const std::string& redis_url, const std::string& 
     return "[api]\nlisten = 127.0.0.1\nlisten_port = @PORT@\nsync_timeout = 20\n"
            "[runner]\nexecutor = test\nredis_url = " + redis_url +
            "\nrun_dir = @DIR@/run\nconcurrency = 2\nlease = 3\ncancel_grace = 1\n"
+           "job_secret = shared-by-this-test\n"
            "[log]\nlog_level = debug\n"
            "[plugins]\ndirs = " + (plugin_dirs.empty() ? test_plugin_dir("good") : plugin_dirs) +
            "\n[test]\nhosts = node1,node2,node3,web1,web2\ndown = web2\n" + extra;
