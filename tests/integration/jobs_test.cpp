@@ -238,3 +238,17 @@ TEST_CASE("GET /jobs pages through 10k jobs newest first with a cursor") {
     CHECK(detail->getObject(0)->getValue<std::string>("jid") == "bulk-9999");
     CHECK(detail->getObject(0)->getValue<std::string>("operate") == "ping");
 }
+
+TEST_CASE("sync deadline: 504 with the jid; the job goes on and keeps its leased locks") {
+    Api api("[api]\nsync_timeout = 1\n");  // lease is 3 s in test_config
+    auto r = api.get("/execute?target=node1&cmd=" + q("sleep 5.5"));
+    CHECK(r.status == 504);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    CHECK(r.message().find("/jobs/" + jid + "?follow=1") != std::string::npos);
+    CHECK(api.job(jid)->getValue<std::string>("status") == "running");
+    // Past the 3 s lease the lock is still held: it is being renewed.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    CHECK(api.post("/ping", R"({"targets":["node1"]})").status == 409);
+    CHECK(api.wait_status(jid, "done,failed") == "done");
+    CHECK(api.post("/ping", R"({"targets":["node1"]})").status == 201);
+}
