@@ -53,6 +53,18 @@ void validate_ini_lines(const std::string& path) {
     }
 }
 
+// A secret given inline (`key`) or, better for ops, as the first line of
+// a file (`key_file`).
+std::string secret(const Poco::Util::AbstractConfiguration& c, const std::string& key) {
+    std::string value = c.getString(key, "");
+    if (!c.hasProperty(key + "_file")) return value;
+    std::string path = c.getString(key + "_file");
+    std::ifstream in(path);
+    if (!in || !std::getline(in, value) || Poco::trim(value).empty())
+        throw ConfigError(fmt::format("{}_file {} is not readable or empty", key, path));
+    return Poco::trim(value);
+}
+
 }  // namespace
 
 std::vector<std::string> default_plugin_dirs() {
@@ -90,14 +102,7 @@ Settings load_settings(const std::string& path) {
     s.max_body = size_t(get_int(c, "api.max_body", int(s.max_body), 1024, 1 << 30));
     s.sync_timeout = get_int(c, "api.sync_timeout", s.sync_timeout, 1, 86400);
     s.http_threads = get_int(c, "api.threads", s.http_threads, 2, 4096);
-    s.auth_token = c.getString("api.auth_token", "");
-    if (c.hasProperty("api.auth_token_file")) {
-        std::string tf = c.getString("api.auth_token_file");
-        std::ifstream in(tf);
-        if (!in) throw ConfigError(fmt::format("api.auth_token_file {} is not readable", tf));
-        std::getline(in, s.auth_token);
-        s.auth_token = Poco::trim(s.auth_token);
-    }
+    s.auth_token = secret(c, "api.auth_token");
 
     s.executor = c.getString("runner.executor", s.executor);
     // Absent: one worker per CPU (EXEd's default). 0: no in-process workers,
@@ -111,14 +116,7 @@ Settings load_settings(const std::string& path) {
     s.run_timeout = get_int(c, "runner.run_timeout", s.run_timeout, 1, 7 * 86400);
     s.lease = get_int(c, "runner.lease", s.lease, 2, 3600);
     s.cancel_grace = get_int(c, "runner.cancel_grace", s.cancel_grace, 0, 600);
-    s.job_secret = c.getString("runner.job_secret", "");
-    if (c.hasProperty("runner.job_secret_file")) {
-        std::string sf = c.getString("runner.job_secret_file");
-        std::ifstream in(sf);
-        if (!in || !std::getline(in, s.job_secret) || Poco::trim(s.job_secret).empty())
-            throw ConfigError(fmt::format("runner.job_secret_file {} is not readable or empty", sf));
-        s.job_secret = Poco::trim(s.job_secret);
-    }
+    s.job_secret = secret(c, "runner.job_secret");
 
     s.log_level = c.getString("log.log_level", s.log_level);
     static const char* levels[] = {"debug", "info", "information", "warning", "error", "critical"};

@@ -152,9 +152,7 @@ int ExedApp::serve(bool worker_only) {
             exed_log().critical(std::string("embedded redis: ") + e.what());
             return kExitUnavailable;
         }
-        url = redis::Url{};
-        url.unix_socket = true;
-        url.path = embedded->socket_path();
+        url = redis::Url::unix_socket_at(embedded->socket_path());
     }
     redis::Pool pool(url, size_t(settings.http_threads + settings.concurrency + 8));
 

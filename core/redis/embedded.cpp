@@ -41,10 +41,7 @@ EmbeddedServer::~EmbeddedServer() { stop(); }
 
 bool EmbeddedServer::answers() const {
     try {
-        Url u;
-        u.unix_socket = true;
-        u.path = socket_path();
-        Pool p(u, 1);
+        Pool p(Url::unix_socket_at(socket_path()), 1);
         return p.ping();
     } catch (const std::exception&) {
         return false;

@@ -14,6 +14,13 @@ std::string Url::describe() const {
     return db ? fmt::format("{} db {}", where, db) : where;
 }
 
+Url Url::unix_socket_at(const std::string& path) {
+    Url u;
+    u.unix_socket = true;
+    u.path = path;
+    return u;
+}
+
 Url parse_url(const std::string& text) {
     Url u;
     if (text.empty() || text == "embedded") {

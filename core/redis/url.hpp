@@ -17,6 +17,7 @@ struct Url {
     int db = 0;
 
     std::string describe() const;  // for logs: never prints the password
+    static Url unix_socket_at(const std::string& path);
 };
 
 // Throws std::invalid_argument with a clear message on a bad URL.

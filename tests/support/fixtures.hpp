@@ -25,10 +25,7 @@ struct SharedRedis {
     void stop() { server->stop(); }
     std::string url() const { return "unix://" + dir.path() + "/redis.sock"; }
     std::unique_ptr<redis::Pool> pool() const {
-        redis::Url u;
-        u.unix_socket = true;
-        u.path = dir.path() + "/redis.sock";
-        return std::make_unique<redis::Pool>(u, 4);
+        return std::make_unique<redis::Pool>(redis::Url::unix_socket_at(dir.path() + "/redis.sock"), 4);
     }
 };
 

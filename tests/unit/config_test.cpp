@@ -71,3 +71,16 @@ TEST_CASE("redis_url forms") {
     CHECK_THROWS_AS(parse_url("amqp://guest@x"), std::invalid_argument);
     CHECK_THROWS_AS(parse_url("redis://host/notanumber"), std::invalid_argument);
 }
+
+TEST_CASE("secrets can come from files") {
+    TempDir d;
+    std::string token = d.write("token", "  t0ken  \n");
+    std::string key = d.write("key", "k3y\n");
+    auto s = load_settings(d.write("exe.conf", "[api]\nauth_token_file = " + token +
+                                               "\n[runner]\njob_secret_file = " + key + "\n"));
+    CHECK(s.auth_token == "t0ken");
+    CHECK(s.job_secret == "k3y");
+    CHECK_THROWS_WITH_AS(load_settings(d.write("bad.conf", "[runner]\njob_secret_file = " +
+                                                           d.file("none") + "\n")),
+                         doctest::Contains("runner.job_secret_file"), ConfigError);
+}

@@ -22,10 +22,7 @@ struct RedisFixture {
     std::unique_ptr<redis::Pool> pool;
     RedisFixture() {
         server.start();
-        redis::Url u;
-        u.unix_socket = true;
-        u.path = server.socket_path();
-        pool = std::make_unique<redis::Pool>(u, 8);
+        pool = std::make_unique<redis::Pool>(redis::Url::unix_socket_at(server.socket_path()), 8);
     }
 };
 
@@ -196,24 +193,18 @@ TEST_CASE("queue: delivery to one consumer, ack, and reclaim after the lease") {
 
 TEST_CASE("an embedded redis keeps jobs across a restart (AOF)") {
     test::TempDir dir;
+    auto open_store = [&](redis::EmbeddedServer& s) {
+        s.start();
+        return std::make_unique<redis::Pool>(redis::Url::unix_socket_at(s.socket_path()), 2);
+    };
     {
         redis::EmbeddedServer s(dir.path());
-        s.start();
-        redis::Url u;
-        u.unix_socket = true;
-        u.path = s.socket_path();
-        redis::Pool pool(u, 2);
-        jobs::Store store(pool, 60);
-        store.create(make_job("kept", 1));
+        auto pool = open_store(s);
+        jobs::Store(*pool, 60).create(make_job("kept", 1));
     }
     redis::EmbeddedServer s(dir.path());
-    s.start();
-    redis::Url u;
-    u.unix_socket = true;
-    u.path = s.socket_path();
-    redis::Pool pool(u, 2);
-    jobs::Store store(pool, 60);
-    CHECK(store.get("kept"));
+    auto pool = open_store(s);
+    CHECK(jobs::Store(*pool, 60).get("kept"));
 }
 
 TEST_CASE("expired records leave the index when it is trimmed") {
