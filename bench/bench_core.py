@@ -1,0 +1,231 @@
+"""The benchmarks that need no ansible: async submit, follow latency, job
+listing, memory. Each returns table rows (see run: Row)."""
+
+import os
+import subprocess
+import time
+
+from benchlib import BenchError, Exed, redis_benchmark, stop_process, wait_until, wrk, free_port
+from latency import follow_exed, percentile, xread_baseline
+
+# The Lua scripts of core/jobs/{locks,store}.cpp, copied by behaviour for the
+# redis-benchmark baseline (one line each: redis-benchmark sends them as is).
+ACQUIRE = ("local busy = {} for i, k in ipairs(KEYS) do local v = redis.call('GET', k) "
+           "if v and v ~= ARGV[1] then table.insert(busy, i) end end "
+           "if #busy > 0 then return busy end "
+           "for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end return {}")
+RELEASE = ("for i, k in ipairs(KEYS) do if redis.call('GET', k) == ARGV[1] then "
+           "redis.call('DEL', k) end end return {}")
+CREATE = ("local score = redis.call('INCR', KEYS[3]) redis.call('HSET', KEYS[1], unpack(ARGV, 3)) "
+          "redis.call('ZADD', KEYS[2], score, ARGV[2]) return score")
+START = ("local st = redis.call('HGET', KEYS[1], 'status') "
+         "if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancel' end "
+         "redis.call('HSET', KEYS[1], 'status', 'running', 'state', '1', 'worker', ARGV[1], "
+         "'startat', ARGV[2]) return 'ok'")
+# kFinish without its early returns: the baseline must do the full write
+# (the real script on a random key would return at once and flatter Redis).
+FINISH = ("redis.call('HGET', KEYS[1], 'status') "
+          "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'status', ARGV[2], 'error', ARGV[3], "
+          "'finished', ARGV[4]) redis.call('HSET', KEYS[2], ARGV[8], ARGV[9]) "
+          "redis.call('XADD', KEYS[3], '*', 'type', 'end', 'data', ARGV[6]) "
+          "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end return 1")
+
+JID = "__rand_int__-4b1c-9a2e-5f0d3c2b1a00"  # the size of a UUID
+FIELDS = ["jid", JID, "state", "1", "status", "queued", "error", "", "operate", "ping",
+          "operate_args", '{"targets":["h0_1"]}', "targets", '["h0_1"]', "kind", "executor",
+          "ptype", "noop", "pop", "ping", "created", "1700000000000", "startat", "0",
+          "finished", "0", "run_timeout", "3600", "worker", "", "cancel", "0"]
+
+# One job = what a submit sends (first 3) + what a worker sends (the rest).
+SUBMIT_MIX = [
+    ["EVAL", ACQUIRE, 1, "exed:lock:h__rand_int__", JID, 30000],
+    ["EVAL", CREATE, 3, "exed:job:" + JID, "exed:jobs", "exed:jobs:seq", "1700000000000", JID] + FIELDS,
+    ["XADD", "exed:queue", "*", "jid", JID],
+]
+WORKER_MIX = [
+    ["XREADGROUP", "GROUP", "exed-workers", "w", "COUNT", 1, "STREAMS", "exed:queue", ">"],
+    ["HGETALL", "exed:job:bench"],
+    ["EVAL", START, 1, "exed:job:bench", "w", "1700000000"],
+    ["EVAL", ACQUIRE, 1, "exed:lock:h__rand_int__", JID, 30000],
+    ["XADD", f"exed:job:{JID}:events", "*", "type", "state", "data", '{"status":"running","worker":"w"}'],
+    ["XADD", f"exed:job:{JID}:events", "*", "type", "host", "data", '{"h0_1":{"status":0}}'],
+    ["EVAL", FINISH, 3, "exed:job:" + JID, f"exed:job:{JID}:ret", f"exed:job:{JID}:events",
+     "0", "done", "", "1700000000", "604800", '{"state":0,"status":"done","error":""}', "",
+     "h0_1", '{"status":0}'],
+    ["EVAL", RELEASE, 1, "exed:lock:h__rand_int__", JID],
+    ["XACK", "exed:queue", "exed-workers", "1700000000000-0"],
+    ["XDEL", "exed:queue", "1700000000000-0"],
+]
+
+
+def jobs_per_s(sock, mix, requests):
+    """1 / (sum of per-command times): how many jobs/s Redis alone could
+    serve with this command mix from 64 clients."""
+    return 1.0 / sum(1.0 / redis_benchmark(sock, cmd, requests) for cmd in mix)
+
+
+def bench_submit(ctx):
+    """Async POST /ping with the no-op executor vs (a) Poco, (b) Redis."""
+    port = free_port()
+    poco = subprocess.Popen([ctx.poco_echo, str(port), "64"])
+    try:
+        wait_until(lambda: subprocess.run(["curl", "-s", "-o", "/dev/null", f"127.0.0.1:{port}/"],
+                                          timeout=5).returncode == 0, 10, "poco_echo")
+        a = wrk(f"http://127.0.0.1:{port}", ctx.seconds(10), script="submit.lua")["rps"]
+    finally:
+        stop_process(poco)
+
+    ctx.redis.flush()
+    r = ctx.redis.client()
+    r.cmd("XGROUP", "CREATE", "exed:queue", "exed-workers", "0", "MKSTREAM")
+    r.cmd("HSET", "exed:job:bench", *FIELDS)
+    r.close()
+    n = ctx.count(20000)
+    b_submit = jobs_per_s(ctx.redis.sock, SUBMIT_MIX, n)
+    b_full = 1.0 / (1.0 / b_submit + 1.0 / jobs_per_s(ctx.redis.sock, WORKER_MIX, n))
+    ctx.redis.flush()
+
+    exed = ctx.exed("submit", executor="noop")
+    try:
+        res = wrk(exed.base(), ctx.seconds(20), script="submit.lua")
+        r = ctx.redis.client()
+        queued = r.cmd("XLEN", "exed:queue")
+        r.close()
+    finally:
+        exed.stop()
+    seconds = res["duration_us"] / 1e6
+    accepted = res["requests"] - res["non2xx"]
+    if res["non2xx"] or res["errors"]:
+        ctx.note(f"submit: {res['non2xx']} non-2xx answers, {res['errors']} socket errors")
+    submit_rate = accepted / seconds
+    run_rate = (accepted - queued) / seconds  # entries leave the queue when the job ended
+    ctx.submit_rate = submit_rate
+    base = min(a, b_full)
+    return [
+        ctx.row("async submit, no-op executor, 64 conns (jobs accepted/s)", f"{submit_rate:.0f} jobs/s",
+                f"a) Poco {a:.0f}/s; b) Redis mix {b_full:.0f} jobs/s (submit part only {b_submit:.0f})",
+                submit_rate / base, "≥ 0.5", submit_rate / base >= 0.5,
+                f"p50 {res['p50_us'] / 1000:.1f} ms, p99 {res['p99_us'] / 1000:.1f} ms"),
+        ctx.row("same run: jobs finished/s while submits arrive", f"{run_rate:.0f} jobs/s",
+                f"b) Redis mix {b_full:.0f} jobs/s", run_rate / b_full, "≥ 0.5 (derived)",
+                run_rate / b_full >= 0.5, f"{queued} of {accepted} still queued at the end"),
+    ]
+
+
+def bench_follow(ctx):
+    """100 concurrent followers: emitted -> received vs XADD -> XREAD."""
+    ctx.redis.flush()
+    base = xread_baseline(ctx.redis.sock, readers=100, rounds=9)
+    ctx.redis.flush()
+    # ping_delay_ms: the host event comes a second after the job starts, so
+    # all 100 followers are attached; 100 workers run the 100 jobs at once.
+    exed = ctx.exed("follow", executor="noop", threads=200, concurrency=100,
+                    sections="[noop]\nping_delay_ms = 1000\n")
+    lat = []
+    try:
+        for rnd in range(3):
+            jids = [exed.request("POST", "/ping", {"targets": [f"f{rnd}_{i}"]})[1]["jid"]
+                    for i in range(100)]
+            lat += follow_exed(exed.port, jids, timeout=30)
+    finally:
+        exed.stop()
+    p50, p99 = percentile(lat, 50), percentile(lat, 99)
+    b50, b99 = percentile(base, 50), percentile(base, 99)
+    return [ctx.row("follow latency, 100 followers (p50 / p99)", f"{p50:.1f} / {p99:.1f} ms",
+                    f"XADD→XREAD {b50:.1f} / {b99:.1f} ms", p99 / max(b99, 1.0),
+                    "p99 < 20 ms", p99 < 20,
+                    f"{len(lat)} events (ratio: p99 vs baseline p99, min 1 ms)")]
+
+
+# Creates ARGV[1] job records the way kCreate does (record + index entry
+# scored by the sequence), in one call; ARGV[2..] are the record's fields.
+INSERT = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local seq = redis.call('INCR', 'exed:jobs:seq')
+  local jid = string.format('%08x-0000-4000-8000-%012x', seq, seq)
+  redis.call('HSET', 'exed:job:' .. jid, 'jid', jid, unpack(ARGV, 2))
+  redis.call('ZADD', 'exed:jobs', seq, jid)
+end
+return n
+"""
+
+
+def insert_jobs(redis, count, batch=10000):
+    fields = FIELDS[2:]  # all but jid
+    c = redis.client()
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        c.cmd("EVAL", INSERT, 0, n, *fields)
+        done += n
+    c.close()
+
+
+def bench_listing(ctx):
+    ctx.redis.flush()
+    exed = ctx.exed("listing", executor="noop", concurrency=0)
+    try:
+        url = exed.base() + "/jobs?limit=50"
+        insert_jobs(ctx.redis, 1000)
+        small = wrk(url, ctx.seconds(10), connections=16)
+        t = time.monotonic()
+        insert_jobs(ctx.redis, ctx.count(1000000) - 1000)
+        ctx.note(f"listing: inserted {ctx.count(1000000)} records in {time.monotonic() - t:.0f} s")
+        big = wrk(url, ctx.seconds(10), connections=16)
+    finally:
+        exed.stop()
+        ctx.redis.flush()
+    ratio = small["rps"] / big["rps"]  # time per request at 1M / at 1k
+    return [ctx.row(f"GET /jobs?limit=50 at {ctx.count(1000000)} jobs", f"{big['rps']:.0f} req/s",
+                    f"1k jobs {small['rps']:.0f} req/s", ratio, "≤ 2", ratio <= 2,
+                    "ratio: time per request, 1M / 1k")]
+
+
+def submit_count(exed, count, chunk_s=3, max_chunks=60):
+    """Submits about `count` jobs: wrk runs for its whole -d even when every
+    thread has stopped at its cap, so it runs in short capped chunks."""
+    accepted = 0
+    for chunk in range(max_chunks):
+        if accepted >= count:
+            break
+        per_thread = max(1, (count - accepted) // 2)
+        res = wrk(exed.base(), chunk_s, script="submit.lua",
+                  env={"MAX_REQUESTS_PER_THREAD": str(per_thread),
+                       "HOST_PREFIX": f"m{time.monotonic_ns()}c{chunk}t"})
+        accepted += res["requests"] - res["non2xx"]
+    return accepted
+
+
+def bench_memory(ctx):
+    """Idle RSS with every plugin loaded, then 2 x 50k jobs with job_ttl 5 s:
+    RSS after each batch has run and expired; no growth between them."""
+    ctx.redis.flush()
+    exed = ctx.exed("memory", executor="noop", job_ttl=5, all_plugins=True, concurrency=4)
+    rows = []
+    try:
+        time.sleep(2)
+        idle = exed.rss_kb() / 1024
+        after = []
+        per_batch = ctx.count(50000)
+        for _ in range(2):
+            accepted = submit_count(exed, per_batch)
+            r = ctx.redis.client()
+            wait_until(lambda: r.cmd("XLEN", "exed:queue") == 0, 240, "the queue to drain", 0.5)
+            peak = exed.rss_kb() / 1024
+            time.sleep(7)  # job_ttl 5 s: every record has expired
+            r.cmd("EVAL", "return 0", 0)
+            left = r.cmd("DBSIZE")
+            r.close()
+            after.append((accepted, peak, exed.rss_kb() / 1024, left))
+    finally:
+        exed.stop()
+        ctx.redis.flush()
+    (n1, peak1, rss1, _), (n2, peak2, rss2, left) = after
+    rows.append(ctx.row("idle RSS, all plugins loaded", f"{idle:.1f} MB", "–", None, "< 25 MB",
+                        idle < 25, ", ".join(ctx.plugins_loaded)))
+    growth = rss2 - rss1
+    rows.append(ctx.row(f"RSS after {n1 + n2} jobs, expired", f"{rss2:.1f} MB",
+                        f"after first {n1}: {rss1:.1f} MB", rss2 / rss1, "no growth (≤ +2 MB)",
+                        growth <= 2, f"peaks {peak1:.1f} / {peak2:.1f} MB; {left} redis keys left"))
+    return rows
