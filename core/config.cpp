@@ -116,6 +116,7 @@ Settings load_settings(const std::string& path) {
     s.run_timeout = get_int(c, "runner.run_timeout", s.run_timeout, 1, 7 * 86400);
     s.lease = get_int(c, "runner.lease", s.lease, 2, 3600);
     s.cancel_grace = get_int(c, "runner.cancel_grace", s.cancel_grace, 0, 600);
+    s.max_queued = get_int(c, "runner.max_queued", s.max_queued, 1, 10000000);
     s.job_secret = secret(c, "runner.job_secret");
 
     s.log_level = c.getString("log.log_level", s.log_level);

@@ -33,6 +33,7 @@ struct Settings {
     int run_timeout = 3600;          // s a job may run before it is killed
     int lease = 30;                  // s of lock/queue leases (renewed while running)
     int cancel_grace = 5;            // s between SIGTERM and SIGKILL
+    int max_queued = 10000;          // jobs waiting for a worker before submits get 503
     std::string job_secret;          // signs jobs; shared by API and workers (empty: run_dir/job.key)
     // [log]
     std::string log_level = "debug";

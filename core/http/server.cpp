@@ -80,6 +80,7 @@ private:
         Poco::JSON::Object::Ptr body = extra ? extra : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
         body->set("message", message);
         if (status == 401) ctx.response.set("WWW-Authenticate", "Bearer");
+        if (status == 503) ctx.response.set("Retry-After", "1");
         ctx.json(status, body);
     }
 

@@ -29,6 +29,12 @@ void Queue::ensure_group() {
     }
 }
 
+int64_t Queue::backlog() {
+    Command c("XLEN");
+    c << keys::queue;
+    return pool_.run(c).num();
+}
+
 std::string Queue::push(const std::string& jid) {
     Command c("XADD");
     c << keys::queue << "*" << "jid" << jid;

@@ -22,6 +22,8 @@ public:
     explicit Queue(redis::Pool& pool) : pool_(pool) {}
 
     void ensure_group();  // idempotent
+    // Entries not yet done (waiting or running).
+    int64_t backlog();
     std::string push(const std::string& jid);
     // Waits up to block_ms for a new entry for `consumer`.
     std::optional<QueueEntry> next(const std::string& consumer, int block_ms);

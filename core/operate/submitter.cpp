@@ -107,7 +107,21 @@ plugins::PluginPtr Submitter::resolve(const Submission& s, jobs::Job& job) {
     return p;
 }
 
+void Submitter::check_backlog() {
+    // XLEN is cheap, but not free under thousands of submits per second:
+    // a value at most 100 ms old is good enough for back-pressure.
+    int64_t now = now_ms();
+    if (now - backlog_checked_ms_.load() > 100) {
+        backlog_checked_ms_ = now;
+        backlog_ = queue_.backlog();
+    }
+    if (backlog_.load() >= settings_.max_queued)
+        throw ApiError(503, "too many jobs waiting for a worker (" + std::to_string(backlog_.load()) +
+                                " >= runner.max_queued); retry later");
+}
+
 jobs::Job Submitter::submit(const Submission& s) {
+    check_backlog();
     jobs::Job job;
     auto plugin = resolve(s, job);
     job.targets = expand(s.patterns, s.sync ? 404 : 400);

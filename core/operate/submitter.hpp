@@ -12,6 +12,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ public:
 private:
     // Which plugin and operation serve a submission; fills job fields.
     plugins::PluginPtr resolve(const Submission& s, jobs::Job& job);
+    // Back-pressure: 503 while more than max_queued jobs wait, so a flood
+    // of submits cannot pile up unbounded jobs (and their host locks).
+    void check_backlog();
 
     const Settings& settings_;
     plugins::Registry& registry_;
@@ -58,6 +62,8 @@ private:
     jobs::Locks& locks_;
     jobs::Queue& queue_;
     OnQueued on_queued_;
+    std::atomic<int64_t> backlog_{0};
+    std::atomic<int64_t> backlog_checked_ms_{0};
 };
 
 }  // namespace exed::operate

@@ -252,3 +252,15 @@ TEST_CASE("sync deadline: 504 with the jid; the job goes on and keeps its leased
     CHECK(api.wait_status(jid, "done,failed") == "done");
     CHECK(api.post("/ping", R"({"targets":["node1"]})").status == 201);
 }
+
+TEST_CASE("back-pressure: past max_queued waiting jobs, submits get 503 with Retry-After") {
+    Api api("[runner]\nconcurrency = 0\nmax_queued = 3\n");  // nobody runs jobs here
+    for (const char* h : {"node1", "node2", "node3"})
+        CHECK(api.post("/ping", std::string(R"({"targets":[")") + h + "\"]}").status == 201);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the cached backlog
+    auto r = api.post("/ping", R"({"targets":["web1"]})");
+    CHECK(r.status == 503);
+    CHECK(r.header("Retry-After") == "1");
+    CHECK(r.message().find("runner.max_queued") != std::string::npos);
+    CHECK(http("GET", api.exed.port(), "/ping?target=web1").status == 503);  // sync too
+}
