@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
            redis-server ansible-core openssh-server openssh-client git python3 procps \
-           util-linux curl ca-certificates wrk
+           util-linux curl ca-certificates wrk facter
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build run test install bench clean

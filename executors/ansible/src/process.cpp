@@ -1,0 +1,217 @@
+#include "process.hpp"
+
+#include <exed/sdk.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace exed::ansible {
+namespace {
+
+constexpr size_t kStderrKeep = 256 * 1024;
+constexpr int kPollMs = 200;
+constexpr int kDrainSeconds = 2;
+
+// Owns a file descriptor.
+struct Fd {
+    int fd = -1;
+    Fd() = default;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    void reset() {
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+};
+
+std::vector<std::string> merged_env(const std::map<std::string, std::string>& overrides) {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos && overrides.count(entry.substr(0, eq))) continue;
+        out.push_back(std::move(entry));
+    }
+    for (auto& [k, v] : overrides) out.push_back(k + "=" + v);
+    return out;
+}
+
+std::vector<char*> c_array(std::vector<std::string>& v) {
+    std::vector<char*> out;
+    for (auto& s : v) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+pid_t spawn(const ProcessSpec& spec, int out_w, int err_w) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+    if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Own process group (cancel kills the whole tree); default signal
+    // dispositions and an empty mask whatever the daemon uses.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})
+        sigaddset(&defaults, s);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    std::vector<std::string> args = spec.argv, env = merged_env(spec.env);
+    auto argv = c_array(args), envp = c_array(env);
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+        throw exed::Error(fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(rc)));
+    return pid;
+}
+
+int decode_status(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// True once `pid` has exited; leaves it a zombie (WNOWAIT) so its process
+// group id cannot be reused while we may still signal the group.
+bool exited(pid_t pid) {
+    siginfo_t info{};
+    info.si_pid = 0;
+    if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+    return info.si_pid == pid;
+}
+
+// SIGTERM to the group, SIGKILL after the grace period (and always once the
+// leader is gone, for stragglers), then reap. Returns the wait status.
+int kill_group(pid_t pid, int grace_seconds) {
+    kill(-pid, SIGTERM);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
+    while (!exited(pid) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    kill(-pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+// Splits what arrived on stdout into lines; keeps the unfinished tail.
+void feed_lines(std::string& pending, const char* data, size_t n, const LineHandler& on_line) {
+    pending.append(data, n);
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+        on_line(pending.substr(start, nl - start));
+        start = nl + 1;
+    }
+    pending.erase(0, start);
+}
+
+enum class Stop { None, Cancelled, Timeout };
+
+Stop should_stop(const exed::Call* call) {
+    if (!call) return Stop::None;
+    int64_t deadline = call->deadline();
+    if (deadline > 0 && std::time(nullptr) >= deadline) return Stop::Timeout;
+    if (call->cancelled()) return Stop::Cancelled;
+    return Stop::None;
+}
+
+}  // namespace
+
+ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
+                          const LineHandler& on_line) {
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) throw exed::Error("pipe failed");
+    Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
+    if (pipe2(err_pipe, O_CLOEXEC) != 0) throw exed::Error("pipe failed");
+    Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
+
+    pid_t pid = spawn(spec, out_w.fd, err_w.fd);
+    if (call) call->track_process(pid);
+    out_w.reset();
+    err_w.reset();
+
+    ProcessResult result;
+    std::string pending;
+    Stop stop = Stop::None;
+    char buf[65536];
+    std::chrono::steady_clock::time_point leader_gone{};
+    try {
+        while ((out_r.fd >= 0 || err_r.fd >= 0) && stop == Stop::None) {
+            pollfd fds[2] = {{out_r.fd, POLLIN, 0}, {err_r.fd, POLLIN, 0}};
+            int n = poll(fds, 2, kPollMs);
+            if (n < 0 && errno != EINTR) break;
+            if (n == 0 && exited(pid)) {
+                // The program is gone but something it left behind still
+                // holds our pipes: read what is there, then stop waiting.
+                auto now = std::chrono::steady_clock::now();
+                if (leader_gone == std::chrono::steady_clock::time_point{}) leader_gone = now;
+                if (now - leader_gone > std::chrono::seconds(kDrainSeconds)) break;
+            }
+            for (int i = 0; i < 2 && n > 0; ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                Fd& fd = i == 0 ? out_r : err_r;
+                ssize_t got = read(fd.fd, buf, sizeof buf);
+                if (got <= 0) {
+                    if (got < 0 && errno == EINTR) continue;
+                    fd.reset();
+                } else if (i == 0) {
+                    feed_lines(pending, buf, size_t(got), on_line);
+                } else {
+                    result.stderr_text.append(buf, size_t(got));
+                    if (result.stderr_text.size() > kStderrKeep)
+                        result.stderr_text.erase(0, result.stderr_text.size() - kStderrKeep);
+                }
+            }
+            stop = should_stop(call);
+        }
+        // Output closed: wait for the exit, still watching cancel/deadline.
+        while (stop == Stop::None && !exited(pid)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            stop = should_stop(call);
+        }
+    } catch (...) {
+        kill_group(pid, 0);  // on_line threw: leave nothing running
+        if (call) call->untrack_process(pid);
+        throw;
+    }
+    int status = 0;
+    if (stop != Stop::None) {
+        status = kill_group(pid, spec.kill_grace);
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (call) call->untrack_process(pid);
+    if (stop == Stop::Timeout)
+        throw exed::Error(fmt::format("run_timeout reached: {} was killed", spec.argv[0]));
+    if (stop == Stop::Cancelled) throw exed::Cancelled();
+    if (!pending.empty()) on_line(pending);
+    result.exit_code = decode_status(status);
+    return result;
+}
+
+}  // namespace exed::ansible

@@ -1,0 +1,43 @@
+// Runs one program (ansible, ansible-playbook, ansible-inventory) the safe
+// way: argv array through posix_spawn (never a shell), in a process group of
+// its own, stdout read line by line as it arrives, stderr collected. The
+// group is registered with the host (track_process) so the daemon can kill
+// it too; the loop itself kills it on cancel or when the deadline passes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace exed {
+class Call;
+}
+
+namespace exed::ansible {
+
+struct ProcessSpec {
+    std::vector<std::string> argv;             // argv[0] is looked up in PATH
+    std::map<std::string, std::string> env;    // set on top of the daemon's environment
+    std::string cwd;                           // empty: inherit
+    int kill_grace = 3;                        // seconds from SIGTERM to SIGKILL
+};
+
+struct ProcessResult {
+    int exit_code = 0;    // 128+signal when killed by a signal
+    std::string stderr_text;  // the last 256 KiB at most
+};
+
+using LineHandler = std::function<void(const std::string& line)>;
+
+// Runs the process to completion, calling on_line for each stdout line (the
+// "\n" removed). With a call: tracks the group, polls call->cancelled() and
+// call->deadline() every 200 ms and on either kills the group (SIGTERM, then
+// SIGKILL after kill_grace) and throws exed::Cancelled or an exed::Error
+// naming the run_timeout. Without a call (init): runs unsupervised.
+// Throws exed::Error when the program cannot be started.
+ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
+                          const LineHandler& on_line);
+
+}  // namespace exed::ansible
