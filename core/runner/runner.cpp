@@ -235,6 +235,10 @@ void Runner::execute(jobs::Job job, const std::string& entry_id, const std::stri
 
 void Runner::watchdog_loop() {
     auto last_renew = Clock::now(), last_reclaim = Clock::now(), last_trim = Clock::now();
+    // During an outage every tick fails the same way: say so once, then
+    // every 30 s, and once more when it is over.
+    std::string failing;
+    auto last_warned = Clock::now() - std::chrono::hours(1);
     const auto renew_every = std::chrono::milliseconds(settings_.lease * 1000 / 3);
     const auto reclaim_every = std::chrono::milliseconds(settings_.lease * 1000 / 2);
     while (running_) {
@@ -254,8 +258,16 @@ void Runner::watchdog_loop() {
                 last_trim = now;
                 store_.trim_index();
             }
+            if (!failing.empty()) {
+                logger().information("watchdog: redis is back");
+                failing.clear();
+            }
         } catch (const std::exception& e) {
-            logger().warning(std::string("watchdog: ") + e.what());
+            if (e.what() != failing || Clock::now() - last_warned > std::chrono::seconds(30)) {
+                logger().warning(std::string("watchdog: ") + e.what());
+                last_warned = Clock::now();
+            }
+            failing = e.what();
         }
     }
 }
