@@ -21,7 +21,7 @@ struct Settings {
     std::string pid_file;            // empty: no pid file
     size_t max_body = 1 << 20;       // bytes; larger bodies get 413
     int sync_timeout = 60;           // s a sync (GET) operation may take before 504
-    int http_threads = 64;
+    int http_threads = 256;          // each follow stream holds one while it lasts
     std::string auth_token;          // empty: no authentication
     // [runner]
     std::string executor = "ansible";
