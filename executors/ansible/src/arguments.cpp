@@ -3,6 +3,10 @@
 #include <exed/sdk.hpp>
 
 #include <Poco/RegularExpression.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
 #include <Poco/String.h>
 #include <fmt/format.h>
 
@@ -17,8 +21,20 @@ namespace exed::ansible {
 namespace {
 
 // Note: RegularExpression::match(string) is a whole-string match.
+// Each pattern (always a literal) is compiled once: compiling per call cost
+// ~200 compiles per 100-host submit (docs/performance.md). Matching a
+// compiled PCRE pattern is thread-safe.
 bool matches(const std::string& text, const char* pattern) {
-    return Poco::RegularExpression(pattern).match(text);
+    static std::mutex mutex;
+    static std::map<const char*, std::unique_ptr<Poco::RegularExpression>> compiled;
+    const Poco::RegularExpression* re = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto& slot = compiled[pattern];
+        if (!slot) slot = std::make_unique<Poco::RegularExpression>(pattern);
+        re = slot.get();
+    }
+    return re->match(text);
 }
 
 // Anywhere in the text, like grep.

@@ -30,7 +30,7 @@ std::vector<std::string> split_terms(const std::string& pattern) {
         }
         raw.push_back(text.substr(start));
     } else {
-        Poco::RegularExpression term(R"((?:[^\s:\[\]]|\[[^\]]*\])+)");
+        static const Poco::RegularExpression term(R"((?:[^\s:\[\]]|\[[^\]]*\])+)");  // compiled once
         Poco::RegularExpression::Match m;
         std::string::size_type offset = 0;
         while (offset < text.size() && term.match(text, offset, m) > 0) {
