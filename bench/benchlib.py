@@ -170,7 +170,8 @@ class Exed:
     """One exed process with its own config, run dir and port."""
 
     def __init__(self, binary, workdir, name, redis_url, executor, plugin_dirs,
-                 sections="", threads=64, concurrency=2, job_ttl=604800, lease=30):
+                 sections="", threads=64, concurrency=2, job_ttl=604800, lease=30,
+                 max_queued=None):
         self.port = free_port()
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -180,7 +181,8 @@ class Exed:
                     f"sync_timeout = 300\n"
                     f"[runner]\nexecutor = {executor}\nredis_url = {redis_url}\n"
                     f"run_dir = {self.dir}/run\nconcurrency = {concurrency}\n"
-                    f"job_ttl = {job_ttl}\nlease = {lease}\n"
+                    f"job_ttl = {job_ttl}\nlease = {lease}\n" +
+                    (f"max_queued = {max_queued}\n" if max_queued else "") +
                     f"[log]\nlog_level = warning\nerror_log = {self.dir}/error.log\n"
                     f"[plugins]\ndirs = {','.join(plugin_dirs)}\n{sections}")
         self.log = open(os.path.join(self.dir, "stdout.log"), "w")

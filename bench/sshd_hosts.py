@@ -5,21 +5,30 @@ a daemon per address would only add idle listeners, while what a benchmark
 pays for -- a forked sshd per connection, key exchange, a session -- is the
 same either way.
 Throw-away ed25519 keys; an INI inventory (node1..nodeN, group "nodes") and
-a known_hosts file, so ansible keeps host key checking on."""
+a known_hosts file, so ansible keeps host key checking on.
+
+Like the ansible executor's test hosts (tests/support/ssh_hosts.cpp,
+clean_root_bashrc), each sshd runs in a private mount namespace where an
+empty file is bind-mounted over /root/.bashrc: bash sources .bashrc for
+every command sshd runs, and this machine's runs `pyenv init` (~0.5 s), so
+without this a benchmark of ansible (6 ssh commands per module with default
+settings, 1 with exed's) would mostly measure pyenv."""
 
 import os
 import socket
 import subprocess
+import tempfile
+import time
 
 from benchlib import BenchError, stop_process, wait_until
 
 
 class SshHosts:
-    def __init__(self, workdir, count, first_octet=11):
+    def __init__(self, workdir, count, first_octet=11, clean_root_bashrc=True):
         if first_octet + count > 255:
             raise BenchError("too many hosts for 127.0.0.x")
-        self.dir = os.path.join(workdir, "sshd")
-        os.makedirs(self.dir, exist_ok=True)
+        # A fresh dir per set of hosts: ssh-keygen will not overwrite keys.
+        self.dir = tempfile.mkdtemp(prefix="sshd-", dir=workdir)
         self.count = count
         self.addrs = [f"127.0.0.{first_octet + i}" for i in range(count)]
         self.port = self._free_port()
@@ -39,6 +48,8 @@ class SshHosts:
                 kh.write(f"[{a}]:{self.port} {kind} {blob}\n")
                 inv.write(f"node{i + 1} ansible_host={a} ansible_port={self.port} ansible_user=root\n")
             inv.write("\n[nodes]\n" + "".join(f"node{i + 1}\n" for i in range(count)))
+        empty_rc = os.path.join(self.dir, "empty_bashrc")
+        open(empty_rc, "w").close()
         os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation dir
         self.log = open(os.path.join(self.dir, "sshd.log"), "w")
         self.procs = []
@@ -54,8 +65,12 @@ class SshHosts:
                         "PrintMotd no\nMaxSessions 200\nMaxStartups 400\nLogLevel ERROR\n"
                         "Subsystem sftp internal-sftp\n")
             # argv[0] absolute: sshd re-executes itself for every connection.
-            self.procs.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", conf],
-                                               stdout=self.log, stderr=subprocess.STDOUT))
+            argv = ["/usr/sbin/sshd", "-D", "-e", "-f", conf]
+            if clean_root_bashrc and os.path.exists("/root/.bashrc"):
+                # unshare(1) and sh exec in turn: the pid we keep is sshd's.
+                argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                        'mount --bind "$0" /root/.bashrc && exec "$@"', empty_rc] + argv
+            self.procs.append(subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT))
         wait_until(lambda: all(self._accepts(a) for a in self.addrs), 20, "sshd on every address")
 
     def _free_port(self):
@@ -84,3 +99,28 @@ class SshHosts:
         for p in self.procs:
             stop_process(p)
         self.log.close()
+
+
+def end_ssh_masters(work):
+    """ssh ControlPersist masters (ours and exed's ansible runs') outlive a
+    benchmark by up to 60 s: SIGTERM the ssh processes whose command line
+    names our private work dir (their ControlPath is under it), by pid, and
+    wait (bounded) until they are gone and their sshd sessions had a moment
+    to end, so that their teardown does not overlap the next measured run."""
+    killed = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "ssh":
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if work.encode() in f.read():
+                    os.kill(int(pid), 15)
+                    killed.append(pid)
+        except OSError:
+            pass
+    if killed:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in killed):
+            time.sleep(0.1)
+        time.sleep(2)
