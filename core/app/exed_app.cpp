@@ -193,7 +193,7 @@ int ExedApp::serve(bool worker_only) {
                                      [&runner](const std::string& jid, const std::vector<std::string>& hosts) {
                                          runner.hold_queued(jid, hosts);
                                      });
-        http::Services services{settings, registry, pool, store, locks, submitter};
+        http::Services services{settings, registry, pool, store, submitter};
         http::Server server(services);
         try {
             server.start();

@@ -2,7 +2,6 @@
 #pragma once
 
 #include "config.hpp"
-#include "jobs/locks.hpp"
 #include "jobs/store.hpp"
 #include "operate/submitter.hpp"
 #include "plugins/registry.hpp"
@@ -15,7 +14,6 @@ struct Services {
     plugins::Registry& registry;
     redis::Pool& pool;
     jobs::Store& store;
-    jobs::Locks& locks;
     operate::Submitter& submitter;
 };
 

@@ -118,6 +118,12 @@ std::optional<Job> Store::get(const std::string& jid) {
     return Job::from_fields(f);
 }
 
+std::string Store::status(const std::string& jid) {
+    Command c("HGET");
+    c << keys::job(jid) << "status";
+    return pool_.run(c).text();
+}
+
 std::map<std::string, std::string> Store::returns(const std::string& jid) {
     Command c("HGETALL");
     c << keys::returns(jid);

@@ -28,6 +28,8 @@ public:
     // Writes the record and indexes it, atomically.
     void create(const Job& job);
     std::optional<Job> get(const std::string& jid);
+    // Just the status field ("" when the record is gone).
+    std::string status(const std::string& jid);
     std::map<std::string, std::string> returns(const std::string& jid);
 
     // queued -> running unless cancelled or finished meanwhile. Returns

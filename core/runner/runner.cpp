@@ -306,8 +306,7 @@ void Runner::renew_leases() {
         queue_.heartbeat(a.consumer, a.entry_id);
     }
     for (auto& [jid, hosts] : queued) {
-        auto job = store_.get(jid);
-        if (job && job->status == jobs::status::queued) {
+        if (store_.status(jid) == jobs::status::queued) {
             locks_.renew(hosts, jid, lease_ms);
         } else {
             std::lock_guard<std::mutex> l(mutex_);

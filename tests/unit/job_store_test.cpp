@@ -49,6 +49,8 @@ TEST_CASE("a job goes queued -> running -> done once, with its events") {
     REQUIRE(j);
     CHECK(j->status == "queued");
     CHECK(j->state == jobs::Running);
+    CHECK(store.status("j1") == "queued");
+    CHECK(store.status("no-such-job").empty());
     CHECK(j->targets == std::vector<std::string>{"a", "b"});
     CHECK(store.start("j1", "w1", 42) == "ok");
     jobs::Locks locks(*f.pool);
