@@ -12,6 +12,7 @@ add_executable(exed_ansible_tests
   integration/ansible_executor_test.cpp
   integration/ansible_patterns_test.cpp
   integration/ansible_check_test.cpp
+  integration/ansible_forkserver_test.cpp
   integration/ansible_support.cpp
 )
 target_link_libraries(exed_ansible_tests PRIVATE exed_core exed_test_support doctest::doctest

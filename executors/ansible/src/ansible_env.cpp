@@ -39,6 +39,12 @@ std::map<std::string, std::string> ansible_env(const Config& c) {
     // reuses what was discovered.
     if (!c.python_interpreter.empty()) env["ANSIBLE_PYTHON_INTERPRETER"] = c.python_interpreter;
 
+    // Our modules (exed_exec, exed_facter) and the project's roles. The same
+    // for every kind of run: the fork server's ansible reads plugin paths
+    // once, at import.
+    env["ANSIBLE_LIBRARY"] = c.module_dir;
+    env["ANSIBLE_ROLES_PATH"] = c.playbooks + "/roles";
+
     // Our stdout callback prints one JSON line per host result.
     env["ANSIBLE_STDOUT_CALLBACK"] = "exed_events";
     env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1";

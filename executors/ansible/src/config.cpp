@@ -91,6 +91,8 @@ Config parse_config(const std::string& config_json, const std::string& plugin_su
     c.module_dir = absolute(c.workdir, get(cfg, "module_dir", plugin_support_dir + "/modules"));
     c.kill_grace = get_int(cfg, "kill_grace", 3, 0, 600);
     c.gather_facts = get_bool(cfg, "gather_facts", true);
+    c.fork_server = get_bool(cfg, "fork_server", true);
+    c.fork_server_script = plugin_support_dir + "/forkserver/exed_forkserver.py";
 
     if (!fs::exists(c.inventory))
         throw exed::Error(fmt::format("[ansible] inventory {} does not exist", c.inventory));
@@ -99,6 +101,9 @@ Config parse_config(const std::string& config_json, const std::string& plugin_su
                                       c.callback_dir));
     if (!fs::exists(fs::path(c.module_dir) / "exed_exec.py"))
         throw exed::Error(fmt::format("[ansible] module_dir {} has no exed_exec.py", c.module_dir));
+    if (c.fork_server && !fs::exists(c.fork_server_script))
+        throw exed::Error(fmt::format("[ansible] fork_server is on but {} is missing",
+                                      c.fork_server_script));
     if (!c.sshkey.empty() && !fs::exists(c.sshkey))
         throw exed::Error(fmt::format("[ansible] sshkey {} does not exist", c.sshkey));
     ensure_private_dir(c.run_dir);

@@ -25,6 +25,8 @@ struct Config {
     std::string module_dir;        // holds exed_exec.py, exed_facter.py
     int kill_grace = 3;            // seconds between SIGTERM and SIGKILL
     bool gather_facts = true;      // deploy: gather facts before the role
+    bool fork_server = true;       // start runs from a resident, pre-imported ansible
+    std::string fork_server_script;  // exed_forkserver.py, next to the .so
 };
 
 // Parses the JSON object of strings handed to the plugin. Resolves relative

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "fork_server.hpp"
+
 #include <exed/sdk.hpp>
 
 #include <fmt/format.h>
@@ -39,18 +41,6 @@ struct Fd {
         fd = -1;
     }
 };
-
-std::vector<std::string> merged_env(const std::map<std::string, std::string>& overrides) {
-    std::vector<std::string> out;
-    for (char** e = environ; e && *e; ++e) {
-        std::string entry(*e);
-        auto eq = entry.find('=');
-        if (eq != std::string::npos && overrides.count(entry.substr(0, eq))) continue;
-        out.push_back(std::move(entry));
-    }
-    for (auto& [k, v] : overrides) out.push_back(k + "=" + v);
-    return out;
-}
 
 std::vector<char*> c_array(std::vector<std::string>& v) {
     std::vector<char*> out;
@@ -95,27 +85,38 @@ int decode_status(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// True once `pid` has exited; leaves it a zombie (WNOWAIT) so its process
-// group id cannot be reused while we may still signal the group.
-bool exited(pid_t pid) {
-    siginfo_t info{};
-    info.si_pid = 0;
-    if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
-    return info.si_pid == pid;
-}
+// A program we spawned ourselves: our child, waited for with waitid/waitpid.
+class SpawnedChild : public Child {
+public:
+    explicit SpawnedChild(pid_t pid) : pid_(pid) {}
+    pid_t pid() const override { return pid_; }
+    // WNOWAIT: the zombie keeps its process group id reserved until wait().
+    bool exited() override {
+        siginfo_t info{};
+        info.si_pid = 0;
+        if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+        return info.si_pid == pid_;
+    }
+    int wait() override {
+        int status = 0;
+        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        return decode_status(status);
+    }
+
+private:
+    pid_t pid_;
+};
 
 // SIGTERM to the group, SIGKILL after the grace period (and always once the
-// leader is gone, for stragglers), then reap. Returns the wait status.
-int kill_group(pid_t pid, int grace_seconds) {
-    kill(-pid, SIGTERM);
+// leader is gone, for stragglers), then reap. Returns the exit code.
+int kill_group(Child& child, int grace_seconds) {
+    kill(-child.pid(), SIGTERM);
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
-    while (!exited(pid) && std::chrono::steady_clock::now() < until)
+    while (!child.exited() && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    kill(-pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return status;
+    kill(-child.pid(), SIGKILL);
+    return child.wait();
 }
 
 // Splits what arrived on stdout into lines; keeps the unfinished tail.
@@ -141,6 +142,18 @@ Stop should_stop(const exed::Call* call) {
 
 }  // namespace
 
+std::vector<std::string> merged_env(const std::map<std::string, std::string>& overrides) {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos && overrides.count(entry.substr(0, eq))) continue;
+        out.push_back(std::move(entry));
+    }
+    for (auto& [k, v] : overrides) out.push_back(k + "=" + v);
+    return out;
+}
+
 ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
                           const LineHandler& on_line) {
     int out_pipe[2], err_pipe[2];
@@ -149,7 +162,10 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
     if (pipe2(err_pipe, O_CLOEXEC) != 0) throw exed::Error("pipe failed");
     Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
 
-    pid_t pid = spawn(spec, out_w.fd, err_w.fd);
+    std::unique_ptr<Child> child;
+    if (spec.server) child = spec.server->start(spec, out_w.fd, err_w.fd, call);
+    if (!child) child = std::make_unique<SpawnedChild>(spawn(spec, out_w.fd, err_w.fd));
+    const pid_t pid = child->pid();
     if (call) call->track_process(pid);
     out_w.reset();
     err_w.reset();
@@ -164,7 +180,7 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
             pollfd fds[2] = {{out_r.fd, POLLIN, 0}, {err_r.fd, POLLIN, 0}};
             int n = poll(fds, 2, kPollMs);
             if (n < 0 && errno != EINTR) break;
-            if (n == 0 && exited(pid)) {
+            if (n == 0 && child->exited()) {
                 // The program is gone but something it left behind still
                 // holds our pipes: read what is there, then stop waiting.
                 auto now = std::chrono::steady_clock::now();
@@ -189,28 +205,22 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
             stop = should_stop(call);
         }
         // Output closed: wait for the exit, still watching cancel/deadline.
-        while (stop == Stop::None && !exited(pid)) {
+        while (stop == Stop::None && !child->exited()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             stop = should_stop(call);
         }
     } catch (...) {
-        kill_group(pid, 0);  // on_line threw: leave nothing running
+        kill_group(*child, 0);  // on_line threw: leave nothing running
         if (call) call->untrack_process(pid);
         throw;
     }
-    int status = 0;
-    if (stop != Stop::None) {
-        status = kill_group(pid, spec.kill_grace);
-    } else {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
+    const int code = stop != Stop::None ? kill_group(*child, spec.kill_grace) : child->wait();
     if (call) call->untrack_process(pid);
     if (stop == Stop::Timeout)
         throw exed::Error(fmt::format("run_timeout reached: {} was killed", spec.argv[0]));
     if (stop == Stop::Cancelled) throw exed::Cancelled();
     if (!pending.empty()) on_line(pending);
-    result.exit_code = decode_status(status);
+    result.exit_code = code;
     return result;
 }
 

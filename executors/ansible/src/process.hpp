@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace exed {
 class Call;
@@ -17,12 +20,30 @@ class Call;
 
 namespace exed::ansible {
 
+class ForkServer;
+
 struct ProcessSpec {
     std::vector<std::string> argv;             // argv[0] is looked up in PATH
     std::map<std::string, std::string> env;    // set on top of the daemon's environment
     std::string cwd;                           // empty: inherit
     int kill_grace = 3;                        // seconds from SIGTERM to SIGKILL
+    ForkServer* server = nullptr;              // start it through this when it is up
 };
+
+// A started program, leader of its own process group (pgid == pid).
+class Child {
+public:
+    virtual ~Child() = default;
+    virtual pid_t pid() const = 0;
+    // True once it has ended. Until wait() the group id stays reserved
+    // (zombie), so signalling -pid cannot hit a stranger.
+    virtual bool exited() = 0;
+    // Blocks until it ends; its exit code, 128 + signal when killed.
+    virtual int wait() = 0;
+};
+
+// The daemon's environment with `overrides` set on top, as "K=V" strings.
+std::vector<std::string> merged_env(const std::map<std::string, std::string>& overrides);
 
 struct ProcessResult {
     int exit_code = 0;    // 128+signal when killed by a signal

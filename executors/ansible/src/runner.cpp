@@ -1,6 +1,7 @@
 #include "runner.hpp"
 
 #include "ansible_env.hpp"
+#include "fork_server.hpp"
 
 #include <exed/sdk.hpp>
 
@@ -8,6 +9,7 @@
 #include <Poco/JSON/Parser.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +96,18 @@ std::optional<HostResult> parse_result_line(const std::string& line) {
     return r;
 }
 
+Runner::Runner(const Config& config) : config_(config) {
+    // One socket per executor instance: the daemon and standalone workers
+    // may share the run dir, and a process may load the plugin twice (tests).
+    static std::atomic<int> instances{0};
+    if (config_.fork_server)
+        server_ = std::make_unique<ForkServer>(
+            config_.fork_server_script, ansible_env(config_), config_.workdir,
+            fmt::format("{}/forkserver-{}-{}.sock", config_.run_dir, getpid(), ++instances));
+}
+
+Runner::~Runner() = default;
+
 std::string Runner::cached_interpreter(const std::vector<std::string>& hosts) {
     std::lock_guard<std::mutex> lock(interpreters_mutex_);
     std::string common;
@@ -129,6 +143,7 @@ ProcessResult Runner::run(const exed::Call& call, std::vector<std::string> argv,
     spec.env = std::move(env);
     spec.cwd = config_.workdir;
     spec.kill_grace = config_.kill_grace;
+    spec.server = server_.get();
     return run_process(spec, &call, [&](const std::string& line) {
         auto r = parse_result_line(line);
         if (!r) return;
@@ -142,7 +157,6 @@ ProcessResult Runner::adhoc(const exed::Call& call, const std::vector<std::strin
                             const Object::Ptr& vars, const ResultHandler& on_result) {
     TempFile vars_file({config_.run_dir + "/tmp"}, ".json", unsafe_vars_json(vars));
     auto env = ansible_env(config_);
-    env["ANSIBLE_LIBRARY"] = config_.module_dir;
     std::vector<std::string> argv = {"ansible", join(hosts, ","), "-i", config_.inventory,
                                      "-m", module, "-e", "@" + vars_file.path()};
     if (!module_args.empty()) {
@@ -172,7 +186,6 @@ ProcessResult Runner::role(const exed::Call& call, const std::vector<std::string
     TempFile vars_file({config_.run_dir + "/tmp"}, ".json", unsafe_vars_json(vars));
 
     auto env = ansible_env(config_);
-    env["ANSIBLE_ROLES_PATH"] = config_.playbooks + "/roles";
     std::vector<std::string> argv = {"ansible-playbook", "-i", config_.inventory,
                                      "-e", "@" + vars_file.path()};
     if (!tags.empty()) {

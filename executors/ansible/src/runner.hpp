@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@ class Call;
 }
 
 namespace exed::ansible {
+
+class ForkServer;
 
 // One line of our callback: a task result of one host, or its final stats.
 struct HostResult {
@@ -38,7 +41,11 @@ using ResultHandler = std::function<void(const HostResult&)>;
 
 class Runner {
 public:
-    explicit Runner(const Config& config) : config_(config) {}
+    explicit Runner(const Config& config);
+    ~Runner();
+
+    // The fork server, null when [ansible] fork_server is off.
+    ForkServer* fork_server() { return server_.get(); }
 
     // `ansible <hosts> -m <module> -a <module_args>` with our modules on the
     // library path. `vars` (may be null) go through a temp file, wrapped as
@@ -63,6 +70,7 @@ private:
     const Config& config_;
     std::mutex interpreters_mutex_;
     std::map<std::string, std::string> interpreters_;  // host -> discovered python
+    std::unique_ptr<ForkServer> server_;
 };
 
 }  // namespace exed::ansible
