@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -217,43 +216,24 @@ void ForkServer::launch() {
         close(in_pipe[1]);
         return;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd_.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own group: a Ctrl-C meant for the daemon's terminal is not for it;
-    // it ends when the daemon closes its stdin.
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})
-        sigaddset(&defaults, s);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    std::vector<std::string> args = python, env = merged_env(env_);
-    args.push_back(script_);
-    args.push_back(socket_path_);
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    // Own group: a Ctrl-C meant for the daemon's terminal is not for it; it
+    // ends when the daemon closes its stdin. Its stderr is the daemon's.
+    std::vector<std::string> argv = python;
+    argv.push_back(script_);
+    argv.push_back(socket_path_);
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    std::string error;
+    try {
+        pid = spawn_leader(argv, env_, cwd_, in_pipe[0], out_pipe[1], -1);
+    } catch (const exed::Error& e) {
+        error = e.what();
+    }
     close(in_pipe[0]);
     close(out_pipe[1]);
-    if (rc != 0) {
+    if (pid <= 0) {
         close(in_pipe[1]);
         close(out_pipe[0]);
-        fail_locked(fmt::format("cannot start {}: {}", python[0], std::strerror(rc)));
+        fail_locked(error);
         return;
     }
     pid_ = pid;

@@ -49,38 +49,6 @@ std::vector<char*> c_array(std::vector<std::string>& v) {
     return out;
 }
 
-pid_t spawn(const ProcessSpec& spec, int out_w, int err_w) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-    if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own process group (cancel kills the whole tree); default signal
-    // dispositions and an empty mask whatever the daemon uses.
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})
-        sigaddset(&defaults, s);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    std::vector<std::string> args = spec.argv, env = merged_env(spec.env);
-    auto argv = c_array(args), envp = c_array(env);
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0)
-        throw exed::Error(fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(rc)));
-    return pid;
-}
-
 int decode_status(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -154,6 +122,43 @@ std::vector<std::string> merged_env(const std::map<std::string, std::string>& ov
     return out;
 }
 
+pid_t spawn_leader(const std::vector<std::string>& argv_in,
+                   const std::map<std::string, std::string>& env_overrides,
+                   const std::string& cwd, int in_fd, int out_fd, int err_fd) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (in_fd < 0)
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    else
+        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Own process group (cancel kills the whole tree); default signal
+    // dispositions and an empty mask whatever the daemon uses.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})
+        sigaddset(&defaults, s);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    std::vector<std::string> args = argv_in, env = merged_env(env_overrides);
+    auto argv = c_array(args), envp = c_array(env);
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+        throw exed::Error(fmt::format("cannot start {}: {}", argv_in[0], std::strerror(rc)));
+    return pid;
+}
+
 ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
                           const LineHandler& on_line) {
     int out_pipe[2], err_pipe[2];
@@ -164,7 +169,9 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
 
     std::unique_ptr<Child> child;
     if (spec.server) child = spec.server->start(spec, out_w.fd, err_w.fd, call);
-    if (!child) child = std::make_unique<SpawnedChild>(spawn(spec, out_w.fd, err_w.fd));
+    if (!child)
+        child = std::make_unique<SpawnedChild>(
+            spawn_leader(spec.argv, spec.env, spec.cwd, -1, out_w.fd, err_w.fd));
     const pid_t pid = child->pid();
     if (call) call->track_process(pid);
     out_w.reset();

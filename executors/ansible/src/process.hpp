@@ -45,6 +45,14 @@ public:
 // The daemon's environment with `overrides` set on top, as "K=V" strings.
 std::vector<std::string> merged_env(const std::map<std::string, std::string>& overrides);
 
+// posix_spawnp of argv (never a shell) as the leader of a new process group,
+// with default signal dispositions, an empty signal mask, `env_overrides` on
+// top of the daemon's environment and `cwd` (empty: inherit). in_fd < 0:
+// /dev/null; err_fd < 0: the daemon's stderr. Throws exed::Error.
+pid_t spawn_leader(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env_overrides,
+                   const std::string& cwd, int in_fd, int out_fd, int err_fd);
+
 struct ProcessResult {
     int exit_code = 0;    // 128+signal when killed by a signal
     std::string stderr_text;  // the last 256 KiB at most
