@@ -1,51 +1,54 @@
 #include "jobs/locks.hpp"
 
 #include "jobs/keys.hpp"
+#include "jobs/script.hpp"
 
 namespace exed::jobs {
 
-namespace {
-
 // Check every key first, then set all: atomic, so two jobs on overlapping
 // hosts can never both win (EXEd checked and set separately, and raced).
-const char* kAcquire = R"lua(
-local busy = {}
-for i, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v and v ~= ARGV[1] then table.insert(busy, i) end
+const char* const lua::take_locks = R"lua(
+local function take_locks(first, jid, lease_ms)
+  local busy = {}
+  for i = first, #KEYS do
+    local v = redis.call('GET', KEYS[i])
+    if v and v ~= jid then table.insert(busy, i - first + 1) end
+  end
+  if #busy > 0 then return busy end
+  for i = first, #KEYS do redis.call('SET', KEYS[i], jid, 'PX', lease_ms) end
+  return {}
 end
-if #busy > 0 then return busy end
-for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end
-return {}
 )lua";
 
-const char* kRenew = R"lua(
+namespace {
+
+const Script kAcquire(std::string(lua::take_locks) + "return take_locks(1, ARGV[1], ARGV[2])\n");
+
+const Script kRenew(R"lua(
 local lost = {}
 for i, k in ipairs(KEYS) do
   if redis.call('GET', k) == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2])
   else table.insert(lost, i) end
 end
 return lost
-)lua";
+)lua");
 
-const char* kRelease = R"lua(
+const Script kRelease(R"lua(
 for i, k in ipairs(KEYS) do
   if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end
 end
 return {}
-)lua";
+)lua");
 
 }  // namespace
 
-std::vector<std::string> Locks::run(const char* script, const std::vector<std::string>& hosts,
+std::vector<std::string> Locks::run(const Script& script, const std::vector<std::string>& hosts,
                                     const std::string& jid, int lease_ms) {
     if (hosts.empty()) return {};
-    redis::Command c("EVAL");
-    c << script << std::to_string(hosts.size());
-    for (auto& h : hosts) c << keys::lock(h);
-    c << jid << std::to_string(lease_ms);
+    std::vector<std::string> ks;
+    for (auto& h : hosts) ks.push_back(keys::lock(h));
     std::vector<std::string> out;
-    for (auto& i : pool_.run(c).items) {
+    for (auto& i : script.run(pool_, ks, {jid, std::to_string(lease_ms)}).items) {
         auto n = size_t(i.num());
         if (n >= 1 && n <= hosts.size()) out.push_back(hosts[n - 1]);
     }

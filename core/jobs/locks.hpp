@@ -9,6 +9,16 @@
 
 namespace exed::jobs {
 
+class Script;
+
+namespace lua {
+// Defines `take_locks(first, jid, lease_ms)`: takes the locks KEYS[first..]
+// for `jid` (kept if `jid` holds them already), all or none; returns the
+// busy ones' positions counted from `first` (1-based), empty when taken.
+// Shared by Locks::acquire and the worker's claim script (store.cpp).
+extern const char* const take_locks;
+}  // namespace lua
+
 class Locks {
 public:
     explicit Locks(redis::Pool& pool) : pool_(pool) {}
@@ -26,7 +36,7 @@ public:
     std::string holder(const std::string& host);
 
 private:
-    std::vector<std::string> run(const char* script, const std::vector<std::string>& hosts,
+    std::vector<std::string> run(const Script& script, const std::vector<std::string>& hosts,
                                  const std::string& jid, int lease_ms);
     redis::Pool& pool_;
 };

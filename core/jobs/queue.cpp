@@ -53,15 +53,6 @@ std::optional<QueueEntry> Queue::next(const std::string& consumer, int block_ms)
     return entries.front();
 }
 
-void Queue::done(const std::string& id) {
-    Command ack("XACK");
-    ack << keys::queue << keys::group << id;
-    pool_.run(ack);
-    Command del("XDEL");
-    del << keys::queue << id;
-    pool_.run(del);
-}
-
 void Queue::heartbeat(const std::string& consumer, const std::string& id) {
     Command c("XCLAIM");
     c << keys::queue << keys::group << consumer << "0" << id << "JUSTID";

@@ -27,8 +27,8 @@ public:
     std::string push(const std::string& jid);
     // Waits up to block_ms for a new entry for `consumer`.
     std::optional<QueueEntry> next(const std::string& consumer, int block_ms);
-    // Done with an entry: ack and delete it.
-    void done(const std::string& id);
+    // (Done with an entry: Store::settle acks and deletes it, with the
+    // job's end, in one step.)
     // Resets the entry's idle time: "I'm still on it".
     void heartbeat(const std::string& consumer, const std::string& id);
     // Entries idle longer than min_idle_ms, now owned by `consumer`.

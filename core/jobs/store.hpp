@@ -2,6 +2,7 @@
 #pragma once
 
 #include "jobs/model.hpp"
+#include "jobs/queue.hpp"
 #include "redis/pool.hpp"
 
 #include <optional>
@@ -21,6 +22,34 @@ struct Page {
     std::string next_cursor;  // empty on the last page
 };
 
+// How a job ended, as finish() records it.
+struct Ending {
+    int state = Failure;
+    std::string status;
+    std::string error;
+    std::map<std::string, std::string> returns;  // host -> result JSON
+};
+
+// What Store::claim found: "ok" (the job is now running here), "cancel"
+// (cancel requested while queued), "missing", "busy" (another job holds
+// `busy`), or the terminal status the job already has.
+struct Claim {
+    std::string outcome;
+    std::vector<std::string> busy;
+};
+
+// A queue entry given to a worker together with its job record, read in
+// the same step (no record: it expired or was deleted).
+struct Taken {
+    QueueEntry entry;
+    std::optional<Job> job;
+};
+
+struct Settled {
+    bool finished = false;      // the end was recorded (not already ended)
+    std::optional<Taken> next;  // the worker's next entry, when it asked for one
+};
+
 class Store {
 public:
     Store(redis::Pool& pool, int job_ttl) : pool_(pool), ttl_(job_ttl) {}
@@ -32,10 +61,6 @@ public:
     std::string status(const std::string& jid);
     std::map<std::string, std::string> returns(const std::string& jid);
 
-    // queued -> running unless cancelled or finished meanwhile. Returns
-    // "ok", "cancel", "missing" or the terminal status it found.
-    std::string start(const std::string& jid, const std::string& worker, int64_t startat);
-
     // Ends the job once, atomically: sets state/status/error, stores
     // per-host results, frees the locks the job holds on `hosts`, appends
     // the "end" event and starts the TTL. `only_if` (when set) is the status
@@ -43,6 +68,21 @@ public:
     bool finish(const std::string& jid, int state, const std::string& status,
                 const std::string& error, const std::map<std::string, std::string>& returns,
                 const std::vector<std::string>& hosts, const std::string& only_if = "");
+
+    // A worker's first step on a job it read and verified, atomically:
+    // unless the job is gone, ended or cancelled, takes its host locks again
+    // (re-entrant; all or none: the lease may have run out while queued),
+    // marks it running by `worker` and appends the "running" state event.
+    // Nothing changes unless the outcome is "ok".
+    Claim claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms);
+
+    // A worker's last step on a queue entry, atomically: records `end` like
+    // finish() (when given; locks on `hosts` freed), acks and deletes the
+    // entry, and when `take_for` names a consumer, takes that consumer's
+    // next new queue entry (without waiting) and reads its record.
+    Settled settle(const std::string& entry_id, const std::string& jid,
+                   const std::vector<std::string>& hosts, const std::optional<Ending>& end,
+                   const std::string& take_for = "");
 
     void request_cancel(const std::string& jid);
     bool cancel_requested(const std::string& jid);

@@ -80,22 +80,40 @@ void Runner::hold_queued(const std::string& jid, const std::vector<std::string>&
 
 void Runner::worker_loop(int index) {
     std::string consumer = fmt::format("{}-w{}", prefix_, index);
+    // The entry the last settle took for this worker: runs next. A worker
+    // holds at most one such entry; if the runner stops first, it stays
+    // pending and is reclaimed later (its job is still queued).
+    std::optional<jobs::Taken> next;
     while (running_) {
         try {
-            std::optional<jobs::QueueEntry> entry;
+            // Reclaimed entries first, as before settle took entries: under
+            // a steady flow `next` is never empty, and a lost worker's job
+            // would otherwise wait for the backlog to drain.
+            std::optional<jobs::QueueEntry> lost;
             {
                 std::lock_guard<std::mutex> l(mutex_);
                 if (!reclaimed_.empty()) {
-                    entry = reclaimed_.front();
+                    lost = reclaimed_.front();
                     reclaimed_.pop_front();
                 }
             }
-            if (entry) {
-                run_entry(*entry, consumer, true);
+            if (lost) {
+                auto taken = run_entry({*lost, store_.get(lost->jid)}, consumer, true, !next);
+                if (!next) next = std::move(taken);
                 continue;
             }
-            entry = queue_.next(consumer, 1000);
-            if (entry) run_entry(*entry, consumer, false);
+            jobs::Taken taken;
+            if (next) {
+                taken = std::move(*next);
+                next.reset();
+            } else {
+                // The queue was empty after the last job: wait for an entry,
+                // then read its record (the two round trips an idle worker adds).
+                auto entry = queue_.next(consumer, 1000);
+                if (!entry) continue;
+                taken = {*entry, store_.get(entry->jid)};
+            }
+            next = run_entry(taken, consumer, false, true);
         } catch (const std::exception& e) {
             logger().error(fmt::format("worker {}: {} (retrying in 1 s)", consumer, e.what()));
             std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -103,72 +121,72 @@ void Runner::worker_loop(int index) {
     }
 }
 
-void Runner::finish_failed(const jobs::Job& job, const std::string& entry_id,
-                           const std::string& error, const std::string& status) {
-    store_.finish(job.jid, jobs::Failure, status, error, {}, job.targets);
-    queue_.done(entry_id);
-    logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
+std::optional<jobs::Taken> Runner::settle(const std::string& entry_id, const std::string& jid,
+                                          const std::vector<std::string>& hosts,
+                                          const std::optional<jobs::Ending>& end,
+                                          const std::string& consumer, bool take_next) {
+    // A stopping runner takes nothing more.
+    auto s = store_.settle(entry_id, jid, hosts, end, take_next && running_ ? consumer : "");
+    return std::move(s.next);
 }
 
-void Runner::run_entry(const jobs::QueueEntry& entry, const std::string& consumer, bool reclaimed) {
-    auto job = store_.get(entry.jid);
-    if (!job || jobs::status::terminal(job->status)) {  // expired, deleted or already ended
-        queue_.done(entry.id);
-        return;
-    }
+std::optional<jobs::Taken> Runner::finish_failed(const jobs::Job& job, const std::string& entry_id,
+                                                 const std::string& consumer, bool take_next,
+                                                 const std::string& error, const std::string& status) {
+    auto next = settle(entry_id, job.jid, job.targets, jobs::Ending{jobs::Failure, status, error, {}},
+                       consumer, take_next);
+    logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
+    return next;
+}
+
+std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std::string& consumer,
+                                             bool reclaimed, bool take_next) {
+    const auto& entry = taken.entry;
+    const auto& job = taken.job;
+    if (!job || jobs::status::terminal(job->status))  // expired, deleted or already ended
+        return settle(entry.id, entry.jid, {}, std::nullopt, consumer, take_next);
     {
         std::lock_guard<std::mutex> l(mutex_);
         queued_.erase(job->jid);
-        if (active_.count(job->jid)) return;  // already running here (double delivery)
+        if (active_.count(job->jid)) return std::nullopt;  // already running here (double delivery)
     }
+    // Verified here, on the record as read, before claim() changes anything:
+    // a forged record is never marked running nor given locks.
     if (!jobs::signature_valid(settings_.job_secret, *job)) {
-        finish_failed(*job, entry.id,
-                      "refused: the job's signature does not match this worker's job secret");
-        return;
+        return finish_failed(*job, entry.id, consumer, take_next,
+                             "refused: the job's signature does not match this worker's job secret");
     }
     if (reclaimed && job->status == jobs::status::running && !operate::read_only(job->operate)) {
-        finish_failed(*job, entry.id,
-                      fmt::format("worker {} was lost while running the job", job->worker));
-        return;
+        return finish_failed(*job, entry.id, consumer, take_next,
+                             fmt::format("worker {} was lost while running the job", job->worker));
     }
-    std::string st = store_.start(job->jid, consumer, now_s());
-    if (st == "cancel") {
-        store_.finish(job->jid, jobs::Failure, jobs::status::cancelled, "cancelled", {}, job->targets);
-        queue_.done(entry.id);
-        return;
+    // The locks were leased at submit; claim re-takes them in case the lease
+    // ran out while queued (re-entrant for this job, refused if someone else has them).
+    auto claim = store_.claim(*job, consumer, now_s(), settings_.lease * 1000);
+    if (claim.outcome == "cancel") {
+        return settle(entry.id, job->jid, job->targets,
+                      jobs::Ending{jobs::Failure, jobs::status::cancelled, "cancelled", {}}, consumer,
+                      take_next);
     }
-    if (st != "ok") {
-        queue_.done(entry.id);
-        return;
-    }
-    // The locks were leased at submit; re-take them in case the lease ran
-    // out while queued (re-entrant for this job, refused if someone else has them).
-    auto busy = locks_.acquire(job->targets, job->jid, settings_.lease * 1000);
-    if (!busy.empty()) {
+    if (claim.outcome == "busy") {
         std::string hosts;
-        for (auto& h : busy) hosts += (hosts.empty() ? "" : ", ") + h;
-        finish_failed(*job, entry.id, "operate conflict: " + hosts + " taken while the job was queued");
-        return;
+        for (auto& h : claim.busy) hosts += (hosts.empty() ? "" : ", ") + h;
+        return finish_failed(*job, entry.id, consumer, take_next,
+                             "operate conflict: " + hosts + " taken while the job was queued");
     }
+    if (claim.outcome != "ok") return settle(entry.id, job->jid, {}, std::nullopt, consumer, take_next);
     if (reclaimed) logger().warning(fmt::format("[{}] rerunning read-only job of a lost worker", job->jid));
-    execute(*job, entry.id, consumer);
+    return execute(*job, entry.id, consumer, take_next);
 }
 
-void Runner::execute(jobs::Job job, const std::string& entry_id, const std::string& consumer) {
+std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& entry_id,
+                                           const std::string& consumer, bool take_next) {
     int64_t started = now_s();
     auto hooks = std::make_shared<JobHooks>(store_, registry_, settings_.executor, job.jid,
                                             started + job.run_timeout);
     {
         std::lock_guard<std::mutex> l(mutex_);
         active_[job.jid] = Active{job, entry_id, consumer, hooks};
-    }
-    Poco::JSON::Object ev;
-    ev.set("status", jobs::status::running);
-    ev.set("worker", consumer);
-    try {
-        store_.append_event(job.jid, "state", jobs::json_string(ev));
-    } catch (const std::exception& e) {
-        logger().warning(fmt::format("[{}] state event not recorded: {}", job.jid, e.what()));
     }
 
     plugins::OpResult r;
@@ -214,11 +232,14 @@ void Runner::execute(jobs::Job job, const std::string& entry_id, const std::stri
         std::lock_guard<std::mutex> l(mutex_);
         active_.erase(job.jid);
     }
-    // Redis may be briefly away: the end of a job must not be lost.
+    // Redis may be briefly away: the end of a job must not be lost. Only the
+    // first attempt takes a next entry: a retry after a lost reply would
+    // take a second one and strand the first until it is reclaimed.
+    std::optional<jobs::Taken> next;
+    jobs::Ending end{state, status, error, results};
     for (int attempt = 0;; ++attempt) {
         try {
-            store_.finish(job.jid, state, status, error, results, job.targets);
-            queue_.done(entry_id);
+            next = settle(entry_id, job.jid, job.targets, end, consumer, take_next && attempt == 0);
             break;
         } catch (const redis::Unavailable& e) {
             if (attempt >= 30 || !running_) {
@@ -231,6 +252,7 @@ void Runner::execute(jobs::Job job, const std::string& entry_id, const std::stri
     }
     logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
                                      error.empty() ? "" : ": " + error));
+    return next;
 }
 
 void Runner::watchdog_loop() {

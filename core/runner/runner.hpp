@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,12 +50,23 @@ private:
     void watch_active();
     void renew_leases();
     void reclaim();
-    // Runs one queue entry to its end (or skips it). `reclaimed`: it was
-    // taken over from a worker that stopped heartbeating.
-    void run_entry(const jobs::QueueEntry& entry, const std::string& consumer, bool reclaimed);
-    void execute(jobs::Job job, const std::string& entry_id, const std::string& consumer);
-    void finish_failed(const jobs::Job& job, const std::string& entry_id, const std::string& error,
-                       const std::string& status = "failed");
+    // Runs one queue entry (with its record as read) to its end, or skips
+    // it. `reclaimed`: it was taken over from a worker that stopped
+    // heartbeating. With `take_next`, the final settle also takes this
+    // worker's next queue entry, which is returned.
+    std::optional<jobs::Taken> run_entry(const jobs::Taken& taken, const std::string& consumer,
+                                         bool reclaimed, bool take_next);
+    std::optional<jobs::Taken> execute(jobs::Job job, const std::string& entry_id,
+                                       const std::string& consumer, bool take_next);
+    std::optional<jobs::Taken> finish_failed(const jobs::Job& job, const std::string& entry_id,
+                                             const std::string& consumer, bool take_next,
+                                             const std::string& error,
+                                             const std::string& status = "failed");
+    // Store::settle; takes the next entry only when asked and not stopping.
+    std::optional<jobs::Taken> settle(const std::string& entry_id, const std::string& jid,
+                                      const std::vector<std::string>& hosts,
+                                      const std::optional<jobs::Ending>& end,
+                                      const std::string& consumer, bool take_next);
 
     const Settings& settings_;
     plugins::Registry& registry_;

@@ -7,7 +7,13 @@
 #include "jobs/signature.hpp"
 #include "jobs/store.hpp"
 
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include <doctest/doctest.h>
 
@@ -48,7 +54,101 @@ void kill_all(const std::string& cmdline) {
     }
 }
 
+// The commands clients send to Redis, by name, seen through MONITOR: round
+// trips, not what scripts run inside (INFO commandstats counts both).
+class RoundTrips {
+public:
+    explicit RoundTrips(const std::string& socket_path) {
+        sock_.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path));
+        sock_.sendBytes("MONITOR\r\n", 9);
+        sock_.setReceiveTimeout(Poco::Timespan(0, 100000));
+        reader_ = std::thread([this] { read(); });
+    }
+    ~RoundTrips() {
+        stop_ = true;
+        reader_.join();
+    }
+    std::map<std::string, int> counts() {
+        std::lock_guard<std::mutex> l(mutex_);
+        return counts_;
+    }
+
+private:
+    void read() {
+        std::string buf;
+        char chunk[65536];
+        while (!stop_) {
+            int n = 0;
+            try {
+                n = sock_.receiveBytes(chunk, sizeof chunk);
+            } catch (const Poco::TimeoutException&) {
+                continue;
+            }
+            if (n <= 0) break;
+            buf.append(chunk, size_t(n));
+            for (size_t nl; (nl = buf.find("\r\n")) != std::string::npos; buf.erase(0, nl + 2)) {
+                // +1700000000.123456 [0 unix:/path/redis.sock] "XADD" "key" ...
+                std::string line = buf.substr(0, nl);
+                auto client = line.find(" [");
+                if (client == std::string::npos || line.compare(client, 7, " [0 lua") == 0) continue;
+                auto a = line.find('"', client), b = line.find('"', a + 1);
+                if (a == std::string::npos || b == std::string::npos) continue;
+                std::lock_guard<std::mutex> l(mutex_);
+                ++counts_[line.substr(a + 1, b - a - 1)];
+            }
+        }
+    }
+
+    Poco::Net::StreamSocket sock_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::map<std::string, int> counts_;
+    std::thread reader_;
+};
+
 }  // namespace
+
+TEST_CASE("a worker draining a backlog makes at most 4 Redis round trips per job") {
+    // Per job: settle of the previous job taking this one with its record,
+    // claim, the plugin's host event (3); before the claim/settle scripts
+    // it was 9. lease = 300 keeps lease renewal out of the count.
+    const int n = 50;
+    SharedRedis redis;
+    std::string hosts = "[test]\nhosts = node1";
+    for (int i = 0; i < n; ++i) hosts += ",q" + std::to_string(i);
+    ExedProcess api(test_config(redis.url(), "[runner]\nconcurrency = 0\nlease = 300\n" + hosts + "\n"));
+    ExedProcess worker(test_config(redis.url(), "[runner]\nlease = 300\n" + hosts + "\n"));
+    api.start();
+    std::vector<std::string> jids;
+    for (int i = 0; i < n; ++i)
+        jids.push_back(submit(api.port(), "ping", R"({"targets":["q)" + std::to_string(i) + R"("]})"));
+    auto pool = redis.pool();
+    exed::redis::Command xlen("XLEN");
+    xlen << "exed:queue";
+    REQUIRE(pool->run(xlen).num() == n);
+    std::map<std::string, int> counts;
+    {
+        RoundTrips trips(redis.dir.path() + "/redis.sock");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // MONITOR is on
+        worker.start(true);
+        for (int i = 0; i < 300 && pool->run(xlen).num() > 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        counts = trips.counts();
+    }
+    CHECK(pool->run(xlen).num() == 0);
+    for (auto& jid : jids) CHECK(status_of(api.port(), jid) == "done");
+    counts.erase("XLEN");  // this test's polling
+    counts.erase("MONITOR");
+    int total = 0;
+    std::string detail;
+    for (auto& [cmd, c] : counts) {
+        total += c;
+        detail += cmd + "=" + std::to_string(c) + " ";
+    }
+    MESSAGE("worker round trips for " << n << " jobs: " << total << " (" << detail << ")");
+    CHECK(total <= 4 * n);
+}
 
 TEST_CASE("a standalone worker runs the jobs of an API-only exed") {
     SharedRedis redis;

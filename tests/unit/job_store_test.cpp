@@ -3,6 +3,7 @@
 #include "jobs/keys.hpp"
 #include "jobs/locks.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/script.hpp"
 #include "jobs/store.hpp"
 #include "redis/embedded.hpp"
 #include "support/temp_dir.hpp"
@@ -52,9 +53,12 @@ TEST_CASE("a job goes queued -> running -> done once, with its events") {
     CHECK(store.status("j1") == "queued");
     CHECK(store.status("no-such-job").empty());
     CHECK(j->targets == std::vector<std::string>{"a", "b"});
-    CHECK(store.start("j1", "w1", 42) == "ok");
     jobs::Locks locks(*f.pool);
-    CHECK(locks.acquire({"a", "b"}, "j1", 60000).empty());
+    CHECK(store.claim(*j, "w1", 42, 60000).outcome == "ok");
+    CHECK(locks.holder("a") == "j1");  // claim took the job's locks
+    CHECK(locks.holder("b") == "j1");
+    CHECK(store.get("j1")->status == "running");
+    CHECK(store.get("j1")->worker == "w1");
     CHECK(locks.acquire({"c"}, "other", 60000).empty());
     store.append_event("j1", "host", R"({"a":{"status":0}})");
     CHECK(store.finish("j1", jobs::Done, "done", "", {{"a", R"({"status":0})"}}, {"a", "b", "c"}));
@@ -68,19 +72,22 @@ TEST_CASE("a job goes queued -> running -> done once, with its events") {
     CHECK(j->startat == 42);
     CHECK(store.returns("j1").at("a") == R"({"status":0})");
     auto ev = store.events("j1", "0", 100);
-    REQUIRE(ev.size() == 2);
-    CHECK(ev[0].type == "host");
-    CHECK(ev[1].type == "end");
-    // Resume after the first event id: only the end.
-    auto rest = store.events("j1", ev[0].id, 100);
+    REQUIRE(ev.size() == 3);
+    CHECK(ev[0].type == "state");  // "running", written by claim
+    CHECK(ev[0].data == R"({"status":"running","worker":"w1"})");
+    CHECK(ev[1].type == "host");
+    CHECK(ev[2].type == "end");
+    // Resume after the host event's id: only the end.
+    auto rest = store.events("j1", ev[1].id, 100);
     REQUIRE(rest.size() == 1);
     CHECK(rest[0].type == "end");
     // The finished job now has a TTL.
     redis::Command ttl("TTL");
     ttl << jobs::keys::job("j1");
     CHECK(f.pool->run(ttl).num() > 0);
-    CHECK(store.start("j1", "w2", 43) == "done");
-    CHECK(store.start("nope", "w2", 43) == "missing");
+    CHECK(store.claim(*j, "w2", 43, 60000).outcome == "done");
+    CHECK(locks.holder("a").empty());  // a claim that fails takes nothing
+    CHECK(store.claim(make_job("nope", 1), "w2", 43, 60000).outcome == "missing");
 }
 
 TEST_CASE("a cancel request stops a queued job from starting") {
@@ -89,10 +96,141 @@ TEST_CASE("a cancel request stops a queued job from starting") {
     store.create(make_job("c1", 1000));
     store.request_cancel("c1");
     CHECK(store.cancel_requested("c1"));
-    CHECK(store.start("c1", "w", 1) == "cancel");
+    jobs::Locks locks(*f.pool);
+    CHECK(store.claim(*store.get("c1"), "w", 1, 60000).outcome == "cancel");
+    CHECK(store.get("c1")->status == "queued");  // untouched: no start, no locks, no event
+    CHECK(locks.holder("a").empty());
+    CHECK(store.events("c1", "0", 10).empty());
     CHECK_FALSE(store.finish("c1", jobs::Failure, "cancelled", "cancelled", {}, {}, "running"));
     CHECK(store.finish("c1", jobs::Failure, "cancelled", "cancelled", {}, {}, "queued"));
     CHECK(store.get("c1")->status == "cancelled");
+}
+
+// INFO commandstats: calls of `command` ("evalsha", "hgetall"...) since the last reset.
+long calls_of(redis::Pool& pool, const std::string& command) {
+    redis::Command info("INFO");
+    info << "commandstats";
+    std::string text = pool.run(info).text();
+    auto at = text.find("cmdstat_" + command + ":calls=");
+    if (at == std::string::npos) return 0;
+    return std::stol(text.substr(at + command.size() + 15));
+}
+
+TEST_CASE("claim: locks lost to another job while queued -> busy and nothing changes") {
+    RedisFixture f;
+    jobs::Store store(*f.pool, 60);
+    jobs::Locks locks(*f.pool);
+    store.create(make_job("l1", 1));  // on hosts a, b
+    CHECK(locks.acquire({"a", "b"}, "l1", 100).empty());  // as at submit, short lease
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // it ran out while queued
+    CHECK(locks.acquire({"b"}, "other", 60000).empty());          // and someone took b
+    auto c = store.claim(*store.get("l1"), "w", 7, 60000);
+    CHECK(c.outcome == "busy");
+    CHECK(c.busy == std::vector<std::string>{"b"});
+    CHECK(locks.holder("a").empty());  // all or none
+    CHECK(locks.holder("b") == "other");
+    auto j = store.get("l1");
+    CHECK(j->status == "queued");
+    CHECK(j->startat == 0);
+    CHECK(store.events("l1", "0", 10).empty());
+    // Expired but free again: claim takes the locks back, with a fresh lease.
+    locks.release({"b"}, "other");
+    CHECK(store.claim(*j, "w", 8, 60000).outcome == "ok");
+    CHECK(locks.holder("a") == "l1");
+    CHECK(locks.holder("b") == "l1");
+    redis::Command pttl("PTTL");
+    pttl << jobs::keys::lock("a");
+    CHECK(f.pool->run(pttl).num() > 50000);
+    // A rerun (status running, e.g. a reclaimed read-only job) may claim again.
+    CHECK(store.claim(*j, "w2", 9, 60000).outcome == "ok");
+    CHECK(store.get("l1")->worker == "w2");
+}
+
+TEST_CASE("settle: end, ack and delete in one step, then the worker's next entry with its record") {
+    RedisFixture f;
+    jobs::Store store(*f.pool, 60);
+    jobs::Queue q(*f.pool);
+    jobs::Locks locks(*f.pool);
+    q.ensure_group();
+    store.create(make_job("s1", 1));  // hosts a, b
+    auto j2 = make_job("s2", 2);
+    j2.targets = {"c"};
+    store.create(j2);
+    for (auto jid : {"s1", "s2", "gone"}) q.push(jid);  // "gone" has no record
+    auto e = q.next("w1", 1000);
+    REQUIRE(e);
+    REQUIRE(e->jid == "s1");
+    auto j1 = store.get("s1");
+    REQUIRE(store.claim(*j1, "w1", 5, 60000).outcome == "ok");
+    CHECK(locks.acquire({"z"}, "someone", 60000).empty());
+
+    auto s = store.settle(e->id, "s1", {"a", "b", "z"},
+                          jobs::Ending{jobs::Done, "done", "", {{"a", R"({"status":0})"}}}, "w1");
+    CHECK(s.finished);
+    CHECK(store.get("s1")->status == "done");
+    CHECK(store.returns("s1").at("a") == R"({"status":0})");
+    CHECK(locks.holder("a").empty());
+    CHECK(locks.holder("b").empty());
+    CHECK(locks.holder("z") == "someone");  // not the job's: kept
+    auto ev = store.events("s1", "0", 10);
+    REQUIRE(ev.size() == 2);
+    CHECK(ev[1].type == "end");
+    redis::Command xlen("XLEN");
+    xlen << jobs::keys::queue;
+    CHECK(f.pool->run(xlen).num() == 2);  // s1's entry deleted
+    REQUIRE(s.next);
+    CHECK(s.next->entry.jid == "s2");
+    REQUIRE(s.next->job);
+    CHECK(s.next->job->targets == std::vector<std::string>{"c"});
+    CHECK(s.next->job->status == "queued");  // read, not claimed
+    CHECK(q.reclaim("w2", 0, 10).size() == 1);  // pending: it was delivered (to w1, now w2)
+
+    // Settling again does not end the job twice, nor take anything when not asked.
+    auto again = store.settle(e->id, "s1", {}, jobs::Ending{jobs::Failure, "failed", "x", {}});
+    CHECK_FALSE(again.finished);
+    CHECK_FALSE(again.next);
+    CHECK(store.get("s1")->status == "done");
+    CHECK(store.events("s1", "0", 10).size() == 2);
+
+    // No end given: only ack + delete; the next entry has no record.
+    auto s2 = store.settle(s.next->entry.id, "s2", {}, std::nullopt, "w1");
+    CHECK_FALSE(s2.finished);
+    CHECK(store.get("s2")->status == "queued");
+    REQUIRE(s2.next);
+    CHECK(s2.next->entry.jid == "gone");
+    CHECK_FALSE(s2.next->job);
+    // An end for a record that is gone creates nothing; the queue is empty now.
+    auto s3 = store.settle(s2.next->entry.id, "gone", {}, jobs::Ending{jobs::Failure, "failed", "x", {}},
+                           "w1");
+    CHECK_FALSE(s3.finished);
+    CHECK_FALSE(s3.next);
+    CHECK_FALSE(store.get("gone"));
+    CHECK(f.pool->run(xlen).num() == 0);
+    CHECK(q.reclaim("w3", 0, 10).empty());  // nothing left pending
+}
+
+TEST_CASE("scripts go by SHA (EVALSHA), and by EVAL again after Redis forgot them") {
+    RedisFixture f;
+    jobs::Script one("return 1");
+    redis::Command load("SCRIPT");
+    load << "LOAD" << "return 1";
+    CHECK(f.pool->run(load).text() == one.sha());  // the SHA Redis names it by
+
+    jobs::Store store(*f.pool, 60);
+    store.create(make_job("e1", 1));  // first use: NOSCRIPT, then EVAL
+    redis::Command reset("CONFIG");
+    reset << "RESETSTAT";
+    f.pool->run(reset);
+    store.create(make_job("e2", 1));
+    CHECK(calls_of(*f.pool, "evalsha") == 1);
+    CHECK(calls_of(*f.pool, "eval") == 0);  // the body was not sent again
+    redis::Command flush("SCRIPT");
+    flush << "FLUSH";
+    f.pool->run(flush);  // as after a Redis restart
+    store.create(make_job("e3", 1));
+    CHECK(store.get("e3"));
+    CHECK(calls_of(*f.pool, "eval") == 1);
+    CHECK(store.list(10, "", false).jobs.size() == 3);
 }
 
 TEST_CASE("blocking event reads wake up when an event arrives") {
@@ -188,7 +326,7 @@ TEST_CASE("queue: delivery to one consumer, ack, and reclaim after the lease") {
     auto claimed = q.reclaim("w2", 100, 10);
     REQUIRE(claimed.size() == 1);
     CHECK(claimed[0].jid == "q1");
-    q.done(claimed[0].id);
+    jobs::Store(*f.pool, 60).settle(claimed[0].id, "q1", {}, std::nullopt);  // ack + delete
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     CHECK(q.reclaim("w3", 100, 10).empty());
 }
