@@ -43,6 +43,33 @@ Object::Ptr failed_body(const std::string& key, const Object::Ptr& result) {
     return b;
 }
 
+// A JSON array of the named hosts, written directly: a Poco::JSON::Array
+// costs a Var allocation per host and a stream to print it, on every
+// request (targets() runs for each submitted pattern).
+std::string hosts_json(const InventoryData& inv, const std::vector<uint32_t>& ids) {
+    size_t size = 2;
+    for (auto id : ids) size += inv.hosts[id].size() + 3;
+    std::string out = "[";
+    out.reserve(size);
+    for (auto id : ids) {
+        if (out.size() > 1) out += ',';
+        out += '"';
+        for (char c : inv.hosts[id]) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += c;
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                out += fmt::format("\\u{:04x}", int(c));
+            } else {
+                out += c;  // UTF-8 passes through, as JSON allows
+            }
+        }
+        out += '"';
+    }
+    out += ']';  // not `out + "]"`: that copies into a new, too small string
+    return out;
+}
+
 bool changed(const Object::Ptr& result) { return result->optValue<bool>("changed", false); }
 
 // Per-host aggregate of a deploy, from task events (stats refine it).
@@ -78,7 +105,7 @@ public:
         auto args = parse_object(args_json);
         if (op == "targets") {
             std::string pattern = pattern_arg(args);
-            if (auto inv = inventory_.if_fresh()) match_hosts(*inv, pattern);  // bad regex -> 400
+            if (auto inv = inventory_.if_fresh()) match_host_ids(*inv, pattern);  // bad regex -> 400
             return;
         }
         static const std::set<std::string> host_ops = {"ping", "facter", "service", "execute",
@@ -93,9 +120,8 @@ public:
 
     std::string targets(exed::Call& call, const std::string& args_json) override {
         auto args = parse_object(args_json);
-        Array hosts;
-        for (auto& h : match_hosts(*inventory_.current(&call), pattern_arg(args))) hosts.add(h);
-        return to_json(hosts);
+        auto inv = inventory_.current(&call);  // shared, immutable: no copy
+        return hosts_json(*inv, match_host_ids(*inv, pattern_arg(args)));
     }
 
     std::string ping(exed::Call& call, const std::string& args_json) override {

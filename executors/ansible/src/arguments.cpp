@@ -4,9 +4,6 @@
 
 #include <Poco/RegularExpression.h>
 
-#include <map>
-#include <memory>
-#include <mutex>
 #include <Poco/String.h>
 #include <fmt/format.h>
 
@@ -20,22 +17,13 @@ namespace fs = std::filesystem;
 namespace exed::ansible {
 namespace {
 
-// Note: RegularExpression::match(string) is a whole-string match.
-// Each pattern (always a literal) is compiled once: compiling per call cost
-// ~200 compiles per 100-host submit (docs/performance.md). Matching a
-// compiled PCRE pattern is thread-safe.
-bool matches(const std::string& text, const char* pattern) {
-    static std::mutex mutex;
-    static std::map<const char*, std::unique_ptr<Poco::RegularExpression>> compiled;
-    const Poco::RegularExpression* re = nullptr;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto& slot = compiled[pattern];
-        if (!slot) slot = std::make_unique<Poco::RegularExpression>(pattern);
-        re = slot.get();
-    }
-    return re->match(text);
-}
+// Whole-string match (what RegularExpression::match(string) does). Each
+// caller passes a function-local `static const` pattern: compiled once
+// (compiling per call cost ~200 compiles per 100-host submit,
+// docs/performance.md), matched without a lock (PCRE matching of a
+// compiled pattern is thread-safe; a shared map behind a mutex made all
+// HTTP threads queue on it, 100 times per request).
+bool matches(const std::string& text, const Poco::RegularExpression& re) { return re.match(text); }
 
 // Anywhere in the text, like grep.
 bool contains(const Poco::RegularExpression& re, const std::string& text) {
@@ -56,9 +44,19 @@ std::string string_field(const Object::Ptr& args, const std::string& key, bool o
 
 // Host names go to ansible as a pattern list: only plain names, so a target
 // can never be a pattern ("all", "web*", "!x") or an option ("-i").
+// A character loop, not a regex: it runs for every target of every request
+// (check() and the job). Same language as ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$
+// matched whole (so no trailing newline either); ASCII only, no locale.
+bool host_name_char(char c, bool first) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')
+        return true;
+    return !first && (c == '.' || c == '@' || c == '-');
+}
+
 void check_host_name(const std::string& h) {
-    if (h.empty() || h.size() > 255 || !matches(h, R"(^[A-Za-z0-9_][A-Za-z0-9_.@-]*$)"))
-        throw exed::BadInput(fmt::format("invalid target host name '{}'", h));
+    bool ok = !h.empty() && h.size() <= 255;
+    for (size_t i = 0; ok && i < h.size(); ++i) ok = host_name_char(h[i], i == 0);
+    if (!ok) throw exed::BadInput(fmt::format("invalid target host name '{}'", h));
 }
 
 bool is_true(const Poco::Dynamic::Var& v, const std::string& key) {
@@ -79,7 +77,8 @@ void check_var_names(const Object::Ptr& vars, bool allow_connection_vars, int de
         if (key.rfind("__ansible", 0) == 0)  // our unsafe wrapper's reserved keys
             throw exed::BadInput(fmt::format("extra_vars key '{}' is reserved", key));
         if (depth == 0) {
-            if (!matches(key, R"(^[A-Za-z_][A-Za-z0-9_]*$)"))
+            static const Poco::RegularExpression var_name(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
+            if (!matches(key, var_name))
                 throw exed::BadInput(fmt::format("extra_vars key '{}' is not a valid variable name", key));
             if (!allow_connection_vars && Poco::toLower(key).rfind("ansible_", 0) == 0)
                 throw exed::BadInput(fmt::format(
@@ -130,10 +129,13 @@ std::vector<std::string> targets_arg(const Object::Ptr& args) {
     if (v.isString()) {
         out.push_back(v.extract<std::string>());
     } else if (v.type() == typeid(Array::Ptr)) {
-        auto arr = v.extract<Array::Ptr>();
-        for (size_t i = 0; i < arr->size(); ++i) {
-            if (!arr->get(i).isString()) throw exed::BadInput("targets must be an array of strings");
-            out.push_back(arr->get(i).extract<std::string>());
+        // By reference: Array::get(i) returns a copy of each value (an
+        // allocation per target, twice per target here).
+        const auto& arr = v.extract<Array::Ptr>();
+        out.reserve(arr->size());
+        for (auto it = arr->begin(); it != arr->end(); ++it) {
+            if (!it->isString()) throw exed::BadInput("targets must be an array of strings");
+            out.push_back(it->extract<std::string>());
         }
     } else {
         throw exed::BadInput("targets must be an array of strings");
@@ -161,14 +163,15 @@ ServiceArgs service_args(const Object::Ptr& args) {
     ServiceArgs s;
     s.name = string_field(args, "name", false);
     // Plain unit names only: no options ("-x"), no spaces, no templates.
-    if (s.name.empty() || s.name.size() > 255 || s.name[0] == '-' ||
-        !matches(s.name, R"(^[A-Za-z0-9@._:-]+$)"))
+    static const Poco::RegularExpression unit_name(R"(^[A-Za-z0-9@._:-]+$)");
+    if (s.name.empty() || s.name.size() > 255 || s.name[0] == '-' || !matches(s.name, unit_name))
         throw exed::BadInput(fmt::format("invalid service name '{}'", s.name));
     if (!args->has("state") || args->isNull("state")) throw exed::BadInput("state is required");
     auto st = args->get("state");
     long state = -1;
+    static const Poco::RegularExpression digit("^[0-9]$");
     if (st.isInteger()) state = st.convert<long>();
-    else if (st.isString() && matches(st.extract<std::string>(), "^[0-9]$"))
+    else if (st.isString() && matches(st.extract<std::string>(), digit))
         state = std::stol(st.extract<std::string>());
     if (state < 0 || state > 2)
         throw exed::BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
@@ -205,7 +208,8 @@ ExecuteArgs execute_args(const Object::Ptr& args) {
 DeployArgs deploy_args(const Object::Ptr& args, const Config& config) {
     DeployArgs d;
     d.role = string_field(args, "role", false);
-    if (!matches(d.role, R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*$)") || d.role.size() > 255)
+    static const Poco::RegularExpression role_name(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*$)");
+    if (!matches(d.role, role_name) || d.role.size() > 255)
         throw exed::BadInput(fmt::format("invalid role name '{}'", d.role));
     fs::path role_dir = fs::path(config.playbooks) / "roles" / d.role;
     std::error_code ec;
@@ -214,7 +218,8 @@ DeployArgs deploy_args(const Object::Ptr& args, const Config& config) {
 
     d.partial = string_field(args, "partial", true);
     if (!d.partial.empty()) {
-        if (d.partial[0] == '-' || !matches(d.partial, R"(^[A-Za-z0-9_.:-]+$)"))
+        static const Poco::RegularExpression tag_name(R"(^[A-Za-z0-9_.:-]+$)");
+        if (d.partial[0] == '-' || !matches(d.partial, tag_name))
             throw exed::BadInput(fmt::format("invalid tag '{}'", d.partial));
         if (!role_mentions_tag(role_dir, d.partial))
             throw exed::NotFound(fmt::format("role {} has no tag {}", d.role, d.partial));

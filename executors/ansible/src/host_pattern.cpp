@@ -10,12 +10,11 @@
 
 #include <algorithm>
 #include <optional>
-#include <set>
 
 namespace exed::ansible {
 namespace {
 
-using Hosts = std::vector<std::string>;
+using Ids = std::vector<uint32_t>;  // indices into InventoryData::hosts
 
 // Splits like ansible's split_host_pattern: on "," when there is one,
 // otherwise on ":" and whitespace outside [brackets].
@@ -54,32 +53,84 @@ std::vector<std::string> order_terms(const std::vector<std::string>& terms) {
     return plain;
 }
 
-bool name_matches(const std::string& expr, const std::string& name) {
-    if (expr[0] != '~') return Poco::Glob(expr).match(name);
-    try {
-        // Like Python's re.match: anchored at the start, any end. (Poco's
-        // match(string) would demand a whole-string match.)
-        Poco::RegularExpression re(expr.substr(1), Poco::RegularExpression::RE_ANCHORED);
-        Poco::RegularExpression::Match m;
-        return re.match(name, 0, m) > 0;
-    } catch (const Poco::Exception& e) {
-        throw exed::BadInput("invalid host pattern " + expr + ": " + e.message());
+// One term's name test, set up once per term and then tried on every group
+// and host name (it used to build a Poco::Glob, or compile the "~" regex,
+// per name tried: docs/performance.md). Results are Poco::Glob's / PCRE's,
+// with two exact shortcuts for the common shapes "name" and "prefix*" made
+// only of ASCII characters that are not glob syntax: Poco::Glob compares
+// code point by code point, and an ASCII code point only ever comes from
+// that same byte, so comparing bytes gives the same answer for any subject.
+class NameMatcher {
+public:
+    explicit NameMatcher(const std::string& expr) : expr_(expr) {
+        if (expr[0] == '~') {
+            try {
+                // Like Python's re.match: anchored at the start, any end. (Poco's
+                // match(string) would demand a whole-string match.)
+                re_.emplace(expr.substr(1), Poco::RegularExpression::RE_ANCHORED);
+            } catch (const Poco::Exception& e) {
+                throw invalid(e);
+            }
+            return;
+        }
+        size_t plain = 0;  // leading ASCII non-glob characters
+        while (plain < expr.size() && is_plain(expr[plain])) ++plain;
+        if (plain == expr.size()) {
+            kind_ = Kind::Exact;
+        } else if (plain + 1 == expr.size() && expr[plain] == '*') {
+            kind_ = Kind::Prefix;
+            prefix_len_ = plain;
+        } else {
+            glob_.emplace(expr);  // its match() may throw SyntaxException, as before
+        }
     }
-}
 
-Hosts enumerate(const InventoryData& inv, const std::string& expr) {
-    Hosts out;
+    bool operator()(const std::string& name) {
+        switch (kind_) {
+            case Kind::Exact: return name == expr_;
+            case Kind::Prefix: return name.compare(0, prefix_len_, expr_, 0, prefix_len_) == 0 &&
+                                      name.size() >= prefix_len_;
+            case Kind::Other: break;
+        }
+        if (glob_) return glob_->match(name);
+        try {
+            Poco::RegularExpression::Match m;
+            return re_->match(name, 0, m) > 0;
+        } catch (const Poco::Exception& e) {
+            throw invalid(e);
+        }
+    }
+
+private:
+    enum class Kind { Exact, Prefix, Other };
+
+    static bool is_plain(char c) {
+        return static_cast<unsigned char>(c) < 0x80 && c != '*' && c != '?' && c != '[' && c != '\\';
+    }
+    exed::BadInput invalid(const Poco::Exception& e) const {
+        return exed::BadInput("invalid host pattern " + expr_ + ": " + e.message());
+    }
+
+    const std::string& expr_;
+    Kind kind_ = Kind::Other;
+    size_t prefix_len_ = 0;
+    std::optional<Poco::Glob> glob_;
+    std::optional<Poco::RegularExpression> re_;
+};
+
+Ids enumerate(const InventoryData& inv, const std::string& expr) {
+    NameMatcher matches(expr);
+    Ids out;
     bool any_group = false;
-    for (auto& g : inv.groups) {
-        if (!name_matches(expr, g)) continue;
+    for (size_t g = 0; g < inv.groups.size(); ++g) {
+        if (!matches(inv.groups[g])) continue;
         any_group = true;
-        auto& members = inv.group_hosts.at(g);
-        out.insert(out.end(), members.begin(), members.end());
+        out.insert(out.end(), inv.members[g].begin(), inv.members[g].end());
     }
     bool wildcard = expr[0] == '~' || expr.find_first_of(".?*[") != std::string::npos;
     if (!any_group || wildcard)
-        for (auto& h : inv.hosts)
-            if (name_matches(expr, h)) out.push_back(h);
+        for (size_t h = 0; h < inv.hosts.size(); ++h)
+            if (matches(inv.hosts[h])) out.push_back(uint32_t(h));
     return out;
 }
 
@@ -91,6 +142,9 @@ struct Subscript {
 // "g[1]", "g[1:3]", "g[2:]" (and the old "g[1-3]") -> ("g", subscript).
 std::pair<std::string, std::optional<Subscript>> split_subscript(const std::string& term) {
     if (term[0] == '~') return {term, std::nullopt};
+    // The regex below can only match a term ending in "]" (or "]\n": PCRE's
+    // $ also matches before a final newline); skip it for every other term.
+    if (term.back() != ']' && term.back() != '\n') return {term, std::nullopt};
     static const Poco::RegularExpression re(R"(^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$)");
     std::vector<std::string> g;
     if (re.split(term, g) == 0) return {term, std::nullopt};
@@ -105,7 +159,7 @@ std::pair<std::string, std::optional<Subscript>> split_subscript(const std::stri
     return {g[1], s};
 }
 
-Hosts apply_subscript(const Hosts& hosts, const Subscript& s, const std::string& term) {
+Ids apply_subscript(const Ids& hosts, const Subscript& s, const std::string& term) {
     long n = long(hosts.size());
     if (!s.end || *s.end == 0) {  // ansible: a zero end means a single index
         long i = s.start < 0 ? n + s.start : s.start;
@@ -115,48 +169,63 @@ Hosts apply_subscript(const Hosts& hosts, const Subscript& s, const std::string&
     long end = *s.end == -1 ? n - 1 : *s.end;
     long from = std::min(s.start, n), to = std::min(end + 1, n);
     if (from >= to) return {};
-    return Hosts(hosts.begin() + from, hosts.begin() + to);
+    return Ids(hosts.begin() + from, hosts.begin() + to);
 }
 
-Hosts match_term(const InventoryData& inv, std::string term) {
+Ids match_term(const InventoryData& inv, std::string term) {
     if (term[0] == '&' || term[0] == '!') term.erase(0, 1);
     if (term.empty()) return {};
     auto [expr, subscript] = split_subscript(term);
-    Hosts hosts = enumerate(inv, expr);
+    Ids hosts = enumerate(inv, expr);
     return subscript ? apply_subscript(hosts, *subscript, term) : hosts;
 }
 
 }  // namespace
 
-bool InventoryData::has_host(const std::string& name) const {
-    return std::find(hosts.begin(), hosts.end(), name) != hosts.end();
+void InventoryData::build(std::vector<std::string> group_names,
+                          const std::vector<std::vector<std::string>>& group_host_names) {
+    groups = std::move(group_names);
+    hosts = group_host_names.empty() ? std::vector<std::string>{} : group_host_names[0];
+    index.clear();
+    index.reserve(hosts.size());
+    for (size_t i = 0; i < hosts.size(); ++i) index.emplace(hosts[i], uint32_t(i));
+    members.assign(groups.size(), {});
+    for (size_t g = 0; g < groups.size() && g < group_host_names.size(); ++g) {
+        members[g].reserve(group_host_names[g].size());
+        // Every group descends from "all", so its hosts are all in `hosts`.
+        for (auto& h : group_host_names[g]) {
+            auto it = index.find(h);
+            if (it != index.end()) members[g].push_back(it->second);
+        }
+    }
 }
 
-std::vector<std::string> match_hosts(const InventoryData& inv, const std::string& pattern) {
-    Hosts hosts;
+std::vector<uint32_t> match_host_ids(const InventoryData& inv, const std::string& pattern) {
+    Ids hosts;
+    std::vector<char> in_term;  // over inv.hosts: the hosts of an & or ! term
     for (auto& term : order_terms(split_terms(pattern))) {
-        if (inv.has_host(term)) {
-            hosts.push_back(term);
+        long known = inv.find_host(term);
+        if (known >= 0) {
+            hosts.push_back(uint32_t(known));
             continue;
         }
-        Hosts that = match_term(inv, term);
-        std::set<std::string> those(that.begin(), that.end());
-        if (term[0] == '!') {
+        Ids that = match_term(inv, term);
+        if (term[0] == '!' || term[0] == '&') {
+            in_term.assign(inv.hosts.size(), 0);
+            for (auto h : that) in_term[h] = 1;
+            bool keep = term[0] == '&';  // &: keep those in the term; !: drop them
             hosts.erase(std::remove_if(hosts.begin(), hosts.end(),
-                                       [&](const std::string& h) { return those.count(h); }),
-                        hosts.end());
-        } else if (term[0] == '&') {
-            hosts.erase(std::remove_if(hosts.begin(), hosts.end(),
-                                       [&](const std::string& h) { return !those.count(h); }),
+                                       [&](uint32_t h) { return bool(in_term[h]) != keep; }),
                         hosts.end());
         } else {
             hosts.insert(hosts.end(), that.begin(), that.end());
         }
     }
-    Hosts unique;
-    std::set<std::string> seen;
-    for (auto& h : hosts)
-        if (seen.insert(h).second) unique.push_back(h);
+    Ids unique;  // first seen first
+    unique.reserve(hosts.size());
+    std::vector<char> seen(inv.hosts.size(), 0);
+    for (auto h : hosts)
+        if (!seen[h]) seen[h] = 1, unique.push_back(h);
     return unique;
 }
 

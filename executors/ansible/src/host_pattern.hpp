@@ -10,23 +10,44 @@
 // exed only targets hosts of the inventory.
 #pragma once
 
-#include <map>
+#include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace exed::ansible {
 
+// Immutable once built (Inventory shares one snapshot between threads).
+// Hosts are referred to by their index in `hosts`: matching then works on
+// small integers and bitmaps instead of copying names into sets.
 struct InventoryData {
     std::vector<std::string> hosts;   // every host, in inventory order
     std::vector<std::string> groups;  // every group, "all" first
-    // group -> its hosts and those of all its descendants, in ansible's order
-    std::map<std::string, std::vector<std::string>> group_hosts;
+    // groups[i] -> indices into `hosts` of its hosts and those of all its
+    // descendants, in ansible's order
+    std::vector<std::vector<uint32_t>> members;
 
-    bool has_host(const std::string& name) const;
+    // Fills hosts, groups and members (and the name index) from each
+    // group's host names: `all` must be the first group and hold every host.
+    void build(std::vector<std::string> group_names,
+               const std::vector<std::vector<std::string>>& group_host_names);
+
+    bool has_host(const std::string& name) const { return index.count(name) != 0; }
+    // Index of `name` in hosts, or -1.
+    long find_host(const std::string& name) const {
+        auto it = index.find(name);
+        return it == index.end() ? -1 : long(it->second);
+    }
+
+private:
+    // name -> index in hosts. check() looks up every target of a request:
+    // a linear search made that O(targets x hosts) (docs/performance.md).
+    std::unordered_map<std::string, uint32_t> index;
 };
 
-// The hosts `pattern` selects, in order, without duplicates. Throws
-// exed::BadInput on an invalid regex or an out-of-range subscript.
-std::vector<std::string> match_hosts(const InventoryData& inventory, const std::string& pattern);
+// The hosts `pattern` selects, in order, without duplicates, as indices
+// into inventory.hosts (no name is copied). Throws exed::BadInput on an
+// invalid regex or an out-of-range subscript.
+std::vector<uint32_t> match_host_ids(const InventoryData& inventory, const std::string& pattern);
 
 }  // namespace exed::ansible

@@ -35,20 +35,21 @@ InventoryData Inventory::from_json(const std::string& json) {
     auto group_obj = [&](const std::string& name) -> Object::Ptr {
         return root->has(name) ? root->getObject(name) : Object::Ptr();
     };
-    InventoryData inv;
     // Groups in breadth-first order from "all", as ansible lists children.
+    std::vector<std::string> groups;
     std::deque<std::string> queue{"all"};
     std::set<std::string> seen{"all"};
     while (!queue.empty()) {
         std::string g = queue.front();
         queue.pop_front();
-        inv.groups.push_back(g);
+        groups.push_back(g);
         if (auto obj = group_obj(g))
             for (auto& child : strings_of(obj, "children"))
                 if (seen.insert(child).second) queue.push_back(child);
     }
     // A group's hosts: its own, then its descendants', first seen first.
-    for (auto& g : inv.groups) {
+    std::vector<std::vector<std::string>> group_hosts;
+    for (auto& g : groups) {
         std::vector<std::string> hosts;
         std::set<std::string> have, visited{g};
         std::deque<std::string> todo{g};
@@ -61,16 +62,16 @@ InventoryData Inventory::from_json(const std::string& json) {
             for (auto& child : strings_of(obj, "children"))
                 if (visited.insert(child).second) todo.push_back(child);
         }
-        inv.group_hosts[g] = hosts;
+        group_hosts.push_back(std::move(hosts));
     }
-    inv.hosts = inv.group_hosts["all"];
+    InventoryData inv;
+    inv.build(std::move(groups), group_hosts);  // groups[0] is "all": every host
     return inv;
 }
 
 Inventory::Inventory(const Config& config) : config_(config) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stamp_ = stamp();
-    data_ = load(nullptr);
+    Stamp now = stamp();
+    loaded_ = std::make_shared<const Loaded>(Loaded{std::move(now), load(nullptr)});
 }
 
 Inventory::Stamp Inventory::stamp() const {
@@ -108,19 +109,37 @@ std::shared_ptr<const InventoryData> Inventory::load(const exed::Call* call) con
     }
 }
 
-std::shared_ptr<const InventoryData> Inventory::current(const exed::Call* call) {
+bool Inventory::unchanged(const Stamp& s) const {
+    struct stat st{};
+    if (stat(config_.inventory.c_str(), &st) != 0) return s.empty();  // stamp() would be empty
+    if (S_ISDIR(st.st_mode)) return stamp() == s;  // a directory: every file in it counts
+    // A file: stamp() would be exactly {(inventory, mtime, size)}.
+    return s.size() == 1 && std::get<0>(s[0]) == config_.inventory &&
+           std::get<1>(s[0]) == (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec &&
+           std::get<2>(s[0]) == (long long)st.st_size;
+}
+
+std::shared_ptr<const Inventory::Loaded> Inventory::loaded() const {
     std::lock_guard<std::mutex> lock(mutex_);
+    return loaded_;
+}
+
+std::shared_ptr<const InventoryData> Inventory::current(const exed::Call* call) {
+    auto l = loaded();
+    if (unchanged(l->stamp)) return l->data;
+    std::lock_guard<std::mutex> reload(reload_mutex_);
+    l = loaded();  // another thread may have reloaded while we waited
     Stamp now = stamp();
-    if (now != stamp_) {
-        data_ = load(call);
-        stamp_ = now;
-    }
-    return data_;
+    if (now == l->stamp) return l->data;
+    auto fresh = std::make_shared<const Loaded>(Loaded{std::move(now), load(call)});
+    std::lock_guard<std::mutex> lock(mutex_);
+    loaded_ = fresh;
+    return fresh->data;
 }
 
 std::shared_ptr<const InventoryData> Inventory::if_fresh() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stamp() == stamp_ ? data_ : nullptr;
+    auto l = loaded();
+    return unchanged(l->stamp) ? l->data : nullptr;
 }
 
 }  // namespace exed::ansible

@@ -39,13 +39,26 @@ public:
 
 private:
     using Stamp = std::vector<std::tuple<std::string, long long, long long>>;
+    // A snapshot and the stamp of the files it was read from; replaced
+    // whole on reload, never modified.
+    struct Loaded {
+        Stamp stamp;
+        std::shared_ptr<const InventoryData> data;
+    };
     Stamp stamp() const;
+    // stamp() == s, without building a Stamp for a one-file inventory: one
+    // stat() and no allocation (check() and targets() ask on every request).
+    bool unchanged(const Stamp& s) const;
+    std::shared_ptr<const Loaded> loaded() const;
     std::shared_ptr<const InventoryData> load(const exed::Call* call) const;
 
     const Config& config_;
-    mutable std::mutex mutex_;
-    Stamp stamp_;
-    std::shared_ptr<const InventoryData> data_;
+    // One reload at a time (it runs ansible-inventory). Not held by
+    // if_fresh(), nor while the files are stat'ed on the fresh path: 64
+    // HTTP threads used to queue on one mutex held across that stat().
+    std::mutex reload_mutex_;
+    mutable std::mutex mutex_;  // guards loaded_; held only to copy or swap it
+    std::shared_ptr<const Loaded> loaded_;
 };
 
 }  // namespace exed::ansible
