@@ -24,24 +24,8 @@ namespace {
 
 const std::string kAll = R"(["node1","node2","node3"])";
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 bool process_gone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 bool group_gone(pid_t pgid) { return kill(-pgid, 0) != 0 && errno == ESRCH; }
-
-bool wait_until(const std::function<bool()>& cond, int seconds) {
-    auto until = Clock::now() + std::chrono::seconds(seconds);
-    while (Clock::now() < until) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return cond();
-}
 
 std::string execute_args(const std::string& targets, const std::string& argv_json) {
     return R"({"targets":)" + targets + R"(,"argv":)" + argv_json + "}";

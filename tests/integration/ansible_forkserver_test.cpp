@@ -25,13 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 pid_t parent_of(pid_t pid) {
     // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces.
     std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
@@ -69,15 +62,6 @@ std::vector<pid_t> servers_in(const std::string& run_dir) {
             out.push_back(std::stoi(name));
     }
     return out;
-}
-
-bool wait_until(const std::function<bool()>& cond, int seconds) {
-    auto until = Clock::now() + std::chrono::seconds(seconds);
-    while (Clock::now() < until) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return cond();
 }
 
 // Who started the run: the parent of the process group exed tracks while an

@@ -2,8 +2,11 @@
 
 #include <Poco/JSON/Stringifier.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -77,6 +80,22 @@ std::vector<std::string> event_hosts(const std::vector<std::string>& events) {
         hosts.push_back(names.size() == 1 ? names[0] : "<" + e + ">");
     }
     return hosts;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool wait_until(const std::function<bool()>& cond, int seconds) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return cond();
 }
 
 }  // namespace exed::test

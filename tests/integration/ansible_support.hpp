@@ -10,6 +10,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -64,5 +65,11 @@ std::map<std::string, std::string> hosts_config(std::map<std::string, std::strin
 
 // Each event is {host: body}; returns the hosts in arrival order.
 std::vector<std::string> event_hosts(const std::vector<std::string>& events);
+
+// The whole file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+// Polls `cond` every 20 ms for up to `seconds`; its last answer.
+bool wait_until(const std::function<bool()>& cond, int seconds);
 
 }  // namespace exed::test
