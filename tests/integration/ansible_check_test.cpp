@@ -4,9 +4,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+
+#include <signal.h>
 
 namespace fs = std::filesystem;
 using namespace exed::test;
@@ -124,6 +127,27 @@ TEST_CASE("a broken inventory is an init error with ansible's message and no tra
         CHECK(why.find("cannot read inventory") != std::string::npos);
         CHECK(why.find("Traceback") == std::string::npos);
     }
+}
+
+TEST_CASE("a hanging inventory script is killed after inventory_timeout - init fails saying so") {
+    std::string dir = test_hosts().dir() + "/hanging-inv";
+    fs::create_directories(dir);
+    std::string script = dir + "/inventory.sh", pid_file = dir + "/script.pid";
+    fs::remove(pid_file);
+    std::ofstream(script) << "#!/bin/sh\necho $$ > " << pid_file << "\nexec sleep 300\n";
+    fs::permissions(script, fs::perms::owner_all);
+    // Without the timeout this load would wait for the 300 s sleep (and hit
+    // ctest's limit); with it, init fails and names the timeout.
+    try {
+        AnsiblePlugin p(hosts_config({{"inventory", script}, {"inventory_timeout", "3"}}));
+        FAIL("loaded while the inventory script hangs");
+    } catch (const std::runtime_error& e) {
+        std::string why = e.what();
+        CHECK_MESSAGE(why.find("did not finish within 3 s and was killed") != std::string::npos, why);
+    }
+    REQUIRE(fs::exists(pid_file));  // the script did run
+    pid_t pid = std::stoi(slurp(pid_file));
+    CHECK(wait_until([&] { return kill(pid, 0) != 0 && errno == ESRCH; }, 10));  // and is gone
 }
 
 TEST_CASE("localhost with ansible_connection=local (the make run inventory)") {

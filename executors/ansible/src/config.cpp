@@ -90,6 +90,7 @@ Config parse_config(const std::string& config_json, const std::string& plugin_su
     c.callback_dir = absolute(c.workdir, get(cfg, "callback_dir", plugin_support_dir + "/callback"));
     c.module_dir = absolute(c.workdir, get(cfg, "module_dir", plugin_support_dir + "/modules"));
     c.kill_grace = get_int(cfg, "kill_grace", 3, 0, 600);
+    c.inventory_timeout = get_int(cfg, "inventory_timeout", 60, 1, 3600);
     c.gather_facts = get_bool(cfg, "gather_facts", true);
     c.fork_server = get_bool(cfg, "fork_server", true);
     c.fork_server_script = plugin_support_dir + "/forkserver/exed_forkserver.py";

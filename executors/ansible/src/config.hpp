@@ -24,6 +24,7 @@ struct Config {
     std::string callback_dir;      // holds exed_events.py; default next to the .so
     std::string module_dir;        // holds exed_exec.py, exed_facter.py
     int kill_grace = 3;            // seconds between SIGTERM and SIGKILL
+    int inventory_timeout = 60;    // seconds ansible-inventory may take (dynamic inventories)
     bool gather_facts = true;      // deploy: gather facts before the role
     bool fork_server = true;       // start runs from a resident, pre-imported ansible
     std::string fork_server_script;  // exed_forkserver.py, next to the .so

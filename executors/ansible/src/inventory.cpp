@@ -97,6 +97,9 @@ std::shared_ptr<const InventoryData> Inventory::load(const exed::Call* call) con
     spec.env = ansible_env(config_);
     spec.cwd = config_.workdir;
     spec.kill_grace = config_.kill_grace;
+    // A dynamic inventory script that hangs must not hang plugin init (no
+    // call, so no cancel or deadline) nor a reload on an HTTP thread.
+    spec.timeout = config_.inventory_timeout;
     std::string json;
     auto result = run_process(spec, call, [&](const std::string& line) { json += line + "\n"; });
     if (result.exit_code != 0)

@@ -98,9 +98,14 @@ void feed_lines(std::string& pending, const char* data, size_t n, const LineHand
     pending.erase(0, start);
 }
 
-enum class Stop { None, Cancelled, Timeout };
+enum class Stop { None, Cancelled, Timeout, Overdue };
 
-Stop should_stop(const exed::Call* call) {
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// `overdue_at`: the spec's own timeout (zero time point: none).
+Stop should_stop(const exed::Call* call, SteadyTime overdue_at) {
+    if (overdue_at != SteadyTime{} && std::chrono::steady_clock::now() >= overdue_at)
+        return Stop::Overdue;
     if (!call) return Stop::None;
     int64_t deadline = call->deadline();
     if (deadline > 0 && std::time(nullptr) >= deadline) return Stop::Timeout;
@@ -180,6 +185,9 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
     ProcessResult result;
     std::string pending;
     Stop stop = Stop::None;
+    const SteadyTime overdue_at =
+        spec.timeout > 0 ? std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout)
+                         : SteadyTime{};
     char buf[65536];
     std::chrono::steady_clock::time_point leader_gone{};
     try {
@@ -209,12 +217,12 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
                         result.stderr_text.erase(0, result.stderr_text.size() - kStderrKeep);
                 }
             }
-            stop = should_stop(call);
+            stop = should_stop(call, overdue_at);
         }
         // Output closed: wait for the exit, still watching cancel/deadline.
         while (stop == Stop::None && !child->exited()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            stop = should_stop(call);
+            stop = should_stop(call, overdue_at);
         }
     } catch (...) {
         kill_group(*child, 0);  // on_line threw: leave nothing running
@@ -226,6 +234,9 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
     if (stop == Stop::Timeout)
         throw exed::Error(fmt::format("run_timeout reached: {} was killed", spec.argv[0]));
     if (stop == Stop::Cancelled) throw exed::Cancelled();
+    if (stop == Stop::Overdue)
+        throw exed::Error(fmt::format("{} did not finish within {} s and was killed",
+                                      spec.argv[0], spec.timeout));
     if (!pending.empty()) on_line(pending);
     result.exit_code = code;
     return result;

@@ -27,6 +27,7 @@ struct ProcessSpec {
     std::map<std::string, std::string> env;    // set on top of the daemon's environment
     std::string cwd;                           // empty: inherit
     int kill_grace = 3;                        // seconds from SIGTERM to SIGKILL
+    int timeout = 0;                           // seconds it may run, call or not; 0: no limit
     ForkServer* server = nullptr;              // start it through this when it is up
 };
 
@@ -64,7 +65,9 @@ using LineHandler = std::function<void(const std::string& line)>;
 // "\n" removed). With a call: tracks the group, polls call->cancelled() and
 // call->deadline() every 200 ms and on either kills the group (SIGTERM, then
 // SIGKILL after kill_grace) and throws exed::Cancelled or an exed::Error
-// naming the run_timeout. Without a call (init): runs unsupervised.
+// naming the run_timeout. Without a call (init) only spec.timeout applies;
+// past it (with or without a call) the group is killed the same way and an
+// exed::Error says "<program> did not finish within N s".
 // Throws exed::Error when the program cannot be started.
 ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
                           const LineHandler& on_line);
