@@ -6,6 +6,7 @@
 
 #include "redis/pool.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,16 @@ namespace exed::jobs {
 struct QueueEntry {
     std::string id;   // stream entry id
     std::string jid;
+};
+
+// One consumer of the group, as XINFO CONSUMERS reports it.
+struct ConsumerInfo {
+    std::string name;
+    int64_t pending = 0;  // entries delivered to it and not yet acked
+    // ms since Redis last saw it: up to 7.0, since a read or claim gave it
+    // entries (a live worker that has no work grows idle); from 7.2, since
+    // any read attempt (a worker waiting in XREADGROUP BLOCK stays near 0).
+    int64_t idle_ms = 0;
 };
 
 class Queue {
@@ -33,6 +44,18 @@ public:
     void heartbeat(const std::string& consumer, const std::string& id);
     // Entries idle longer than min_idle_ms, now owned by `consumer`.
     std::vector<QueueEntry> reclaim(const std::string& consumer, int min_idle_ms, int count);
+
+    // The group's consumers (each worker thread that ever got an entry).
+    std::vector<ConsumerInfo> consumers();
+    // Removes, in one atomic step, up to `max` consumers that hold no
+    // pending entry and were idle longer than min_idle_ms, except those
+    // named in `keep`. Returns the names removed. Only the name goes: a
+    // worker still using it is recreated by its next read. `max` bounds
+    // the time the script holds Redis after a large backlog of dead names
+    // (the rest go on the next calls).
+    std::vector<std::string> forget_idle_consumers(int64_t min_idle_ms,
+                                                   const std::vector<std::string>& keep,
+                                                   int max = 1000);
 
 private:
     redis::Pool& pool_;

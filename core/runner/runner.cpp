@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace exed::runner {
@@ -48,6 +49,24 @@ std::map<std::string, std::string> per_host(const std::string& result_json) {
 }
 
 }  // namespace
+
+// Consumer names are per process (prefix = host-pid), so a dead process's
+// consumers would stay in the group forever. Forgetting one with no pending
+// entry loses nothing: its pending entries are all that matters of a
+// consumer, and a worker whose consumer was forgotten gets it back with its
+// next delivery (even while it waits in XREADGROUP BLOCK; tested on 7.0).
+// Pending entries are never forgotten: they are reclaim's (an entry of a
+// deleted consumer could never be reclaimed). The bound only limits churn
+// of live workers of other processes: from Redis 7.2 `idle` counts from
+// the last read attempt, so a waiting worker stays near 0 and is never
+// forgotten; up to 7.0 it counts from the last delivery, so a live worker
+// without work is forgotten once per idle stretch longer than the bound.
+// Generous, so that a worker that was merely slow, paused or cut off from
+// Redis for a while keeps its name; a dead process's names stay at most
+// this long (plus one sweep period).
+int64_t stale_consumer_ms(int lease_s) {
+    return std::max<int64_t>(10 * int64_t(lease_s), 600) * 1000;
+}
 
 Runner::Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
                jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix)
@@ -256,13 +275,17 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
 }
 
 void Runner::watchdog_loop() {
-    auto last_renew = Clock::now(), last_reclaim = Clock::now(), last_trim = Clock::now();
+    auto last_renew = Clock::now(), last_reclaim = Clock::now(), last_trim = Clock::now(),
+         last_sweep = Clock::now();
     // During an outage every tick fails the same way: say so once, then
     // every 30 s, and once more when it is over.
     std::string failing;
     auto last_warned = Clock::now() - std::chrono::hours(1);
     const auto renew_every = std::chrono::milliseconds(settings_.lease * 1000 / 3);
     const auto reclaim_every = std::chrono::milliseconds(settings_.lease * 1000 / 2);
+    // Dead consumers pile up one process restart at a time: once per lease
+    // is plenty, and keeps the O(consumers) XINFO off the hot path.
+    const auto sweep_every = std::chrono::seconds(settings_.lease);
     while (running_) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         try {
@@ -279,6 +302,10 @@ void Runner::watchdog_loop() {
             if (now - last_trim >= std::chrono::minutes(1)) {
                 last_trim = now;
                 store_.trim_index();
+            }
+            if (now - last_sweep >= sweep_every) {
+                last_sweep = now;
+                sweep_consumers(stale_consumer_ms(settings_.lease));
             }
             if (!failing.empty()) {
                 logger().information("watchdog: redis is back");
@@ -346,6 +373,19 @@ void Runner::reclaim() {
         logger().warning(fmt::format("[{}] reclaimed from a worker that stopped heartbeating", e.jid));
         reclaimed_.push_back(e);
     }
+}
+
+int Runner::sweep_consumers(int64_t min_idle_ms) {
+    // Our own names are kept whatever Redis says of them: this process is
+    // alive by definition, so there is nothing to clean up.
+    std::vector<std::string> own{prefix_ + "-reclaim"};
+    for (int i = 0; i < workers_; ++i) own.push_back(fmt::format("{}-w{}", prefix_, i));
+    auto gone = queue_.forget_idle_consumers(min_idle_ms, own);
+    if (!gone.empty())
+        logger().information(fmt::format("watchdog: removed {} queue consumer(s) with nothing pending "
+                                         "and idle for over {} s (workers of stopped processes)",
+                                         gone.size(), min_idle_ms / 1000));
+    return int(gone.size());
 }
 
 }  // namespace exed::runner

@@ -22,6 +22,10 @@
 
 namespace exed::runner {
 
+// How long a pending-free consumer must have been idle before the
+// watchdog forgets it: 10 leases, at least 10 minutes (see runner.cpp).
+int64_t stale_consumer_ms(int lease_s);
+
 class Runner {
 public:
     Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
@@ -36,6 +40,13 @@ public:
 
     // Keeps a queued job's host locks alive until a worker starts it.
     void hold_queued(const std::string& jid, const std::vector<std::string>& hosts);
+
+    // Forgets the queue group's consumers that hold no pending entry and
+    // were idle longer than min_idle_ms (dead processes' workers), never
+    // this process's own; returns how many. The watchdog runs it once per
+    // lease with stale_consumer_ms(lease); public so that tests can run it
+    // with a short bound.
+    int sweep_consumers(int64_t min_idle_ms);
 
 private:
     struct Active {

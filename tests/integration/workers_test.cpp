@@ -3,10 +3,14 @@
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 #include "support/procs.hpp"
+#include "jobs/locks.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/signature.hpp"
 #include "jobs/store.hpp"
+#include "plugins/registry.hpp"
+#include "runner/runner.hpp"
 
+#include <Poco/Environment.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -14,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <doctest/doctest.h>
 
@@ -263,4 +268,77 @@ TEST_CASE("a job written straight into Redis, unsigned or signed with another se
     forge("signed-right", "shared-by-this-test");
     CHECK(wait_status(exed.port(), "signed-right", "failed,done", 10) == "done");
     std::remove("/tmp/exed-forged");
+}
+
+TEST_CASE("the consumer sweep forgets stopped workers' consumers, not pending, own or live ones") {
+    // lease = 300 everywhere: no process reclaims the crashed worker's entry
+    // or sweeps on its own while the test runs; the test runs the sweep.
+    SharedRedis redis;
+    auto pool = redis.pool();
+    exed::jobs::Queue queue(*pool);
+    const std::string lease = "[runner]\nlease = 300\n";
+    auto prefix = [](const ExedProcess& p) {  // as exed names its consumers
+        return Poco::Environment::nodeName() + "-" + std::to_string(p.pid());
+    };
+    auto consumers = [&] {
+        std::map<std::string, int64_t> out;  // name -> pending
+        for (auto& c : queue.consumers()) out[c.name] = c.pending;
+        return out;
+    };
+    ExedProcess api(test_config(redis.url(), lease + "concurrency = 0\n"));
+    api.start();
+    // A worker process that ran jobs and was stopped: its consumers stay.
+    ExedProcess stopped(test_config(redis.url(), lease + "[test]\nping_delay_ms = 300\n"));
+    stopped.start(true);
+    std::string stopped_prefix = prefix(stopped);
+    auto j1 = submit(api.port(), "ping", R"({"targets":["node1"]})");
+    auto j2 = submit(api.port(), "ping", R"({"targets":["node2"]})");
+    REQUIRE(wait_status(api.port(), j1, "done", 15) == "done");
+    REQUIRE(wait_status(api.port(), j2, "done", 15) == "done");
+    stopped.stop();
+    // A worker killed mid-job: its consumer holds the entry until a reclaim.
+    ExedProcess crashed(test_config(redis.url(), lease + "concurrency = 1\n[test]\nping_delay_ms = 60000\n"));
+    crashed.start(true);
+    std::string crashed_consumer = prefix(crashed) + "-w0";
+    auto j3 = submit(api.port(), "ping", R"({"targets":["node3"]})");
+    REQUIRE(wait_status(api.port(), j3, "running", 15) == "running");
+    crashed.kill9();
+    // This process's own worker, idle as long as the dead ones (a consumer
+    // exists once it was given an entry; made directly here).
+    exed::redis::Command create("XGROUP");
+    create << "CREATECONSUMER" << "exed:queue" << "exed-workers" << "mine-w0";
+    pool->run(create);
+    auto before = consumers();
+    int stale = 0;
+    for (auto& [name, pending] : before) {
+        if (name.rfind(stopped_prefix + "-", 0) == 0) {
+            CHECK(pending == 0);
+            ++stale;
+        }
+    }
+    REQUIRE(stale >= 1);
+    REQUIRE(before.count(crashed_consumer) == 1);
+    CHECK(before.at(crashed_consumer) == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // all of them idle > 1.5 s
+
+    // A live worker of another process, that ran a job just now.
+    ExedProcess live(test_config(redis.url(), lease + "concurrency = 1\n"));
+    live.start(true);
+    REQUIRE(http("GET", api.port(), "/ping?target=web1").status == 200);
+    exed::Settings settings;
+    settings.lease = 300;
+    exed::plugins::Registry registry;
+    exed::jobs::Store store(*pool, 3600);
+    exed::jobs::Locks locks(*pool);
+    exed::runner::Runner mine(settings, registry, store, locks, queue, "mine");
+    mine.start(1);
+    int removed = mine.sweep_consumers(1500);
+    auto after = consumers();
+    mine.stop();
+    CHECK(removed == stale);
+    CHECK(after == std::map<std::string, int64_t>{
+                       {crashed_consumer, 1}, {prefix(live) + "-w0", 0}, {"mine-w0", 0}});
+    CHECK(mine.sweep_consumers(1500) == 0);  // nothing more to do
+    CHECK(exed::runner::stale_consumer_ms(3) == 600000);  // never under 10 minutes
+    CHECK(exed::runner::stale_consumer_ms(300) == 3000000);
 }

@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -329,6 +331,57 @@ TEST_CASE("queue: delivery to one consumer, ack, and reclaim after the lease") {
     jobs::Store(*f.pool, 60).settle(claimed[0].id, "q1", {}, std::nullopt);  // ack + delete
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     CHECK(q.reclaim("w3", 100, 10).empty());
+}
+
+TEST_CASE("queue: idle consumers without pending entries are forgotten, nothing else") {
+    RedisFixture f;
+    jobs::Queue q(*f.pool);
+    q.ensure_group();
+    auto create_consumer = [&](const std::string& name) {
+        redis::Command c("XGROUP");
+        c << "CREATECONSUMER" << jobs::keys::queue << jobs::keys::group << name;
+        f.pool->run(c);
+    };
+    auto names = [&] {
+        std::map<std::string, int64_t> out;  // name -> pending
+        for (auto& c : q.consumers()) out[c.name] = c.pending;
+        return out;
+    };
+    // Workers of a process that is gone: two with nothing pending, one that
+    // died holding an entry (reclaim's business, not the sweep's).
+    create_consumer("dead-w0");
+    create_consumer("dead-w1");
+    create_consumer("mine-w0");  // this process's own, idle as long
+    q.push("held");
+    REQUIRE(q.next("dead-w2", 100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    create_consumer("fresh-w0");  // seen just now
+    // dead-w1 is in fact still waiting for work: forgetting it must not cost
+    // it its next entry.
+    std::optional<jobs::QueueEntry> waited;
+    std::thread waiter([&] { waited = q.next("dead-w1", 5000); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(names().size() == 5);
+
+    CHECK(q.forget_idle_consumers(60000, {"mine-w0"}).empty());  // not idle that long
+    auto first = q.forget_idle_consumers(300, {"mine-w0"}, 1);   // at most 1 per call
+    CHECK(first.size() == 1);
+    auto rest = q.forget_idle_consumers(300, {"mine-w0"});
+    std::set<std::string> gone(first.begin(), first.end());
+    gone.insert(rest.begin(), rest.end());
+    CHECK(gone == std::set<std::string>{"dead-w0", "dead-w1"});
+    CHECK(names() == std::map<std::string, int64_t>{{"dead-w2", 1}, {"fresh-w0", 0}, {"mine-w0", 0}});
+    CHECK(q.forget_idle_consumers(300, {"mine-w0"}).empty());
+
+    q.push("next");
+    waiter.join();
+    REQUIRE(waited);
+    CHECK(waited->jid == "next");
+    CHECK(names().at("dead-w1") == 1);  // back, with its entry
+    auto reclaimed = q.reclaim("rescuer", 0, 10);  // the dead worker's entry is still there
+    std::set<std::string> jids;
+    for (auto& e : reclaimed) jids.insert(e.jid);
+    CHECK(jids.count("held") == 1);
 }
 
 TEST_CASE("an embedded redis keeps jobs across a restart (AOF)") {
