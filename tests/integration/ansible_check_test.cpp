@@ -103,30 +103,34 @@ TEST_CASE("allow_connection_vars = true lets extra_vars set ansible_* keys") {
     CHECK_MESSAGE(r.ok(), r.error);
 }
 
-TEST_CASE("a missing inventory refuses the plugin at init with a clear error") {
-    auto config = hosts_config({{"inventory", "/nonexistent/inventory"}});
+namespace {
+
+// Why loading the plugin with `config` was refused; fails the test if it loaded.
+std::string init_refusal(const std::map<std::string, std::string>& config) {
     try {
         AnsiblePlugin p(config);
-        FAIL("loaded without an inventory");
     } catch (const std::runtime_error& e) {
-        std::string why = e.what();
-        CHECK(why.find("inventory /nonexistent/inventory does not exist") != std::string::npos);
-        CHECK(why.find("Traceback") == std::string::npos);
+        return e.what();
     }
+    FAIL("the plugin loaded");
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("a missing inventory refuses the plugin at init with a clear error") {
+    std::string why = init_refusal(hosts_config({{"inventory", "/nonexistent/inventory"}}));
+    CHECK(why.find("inventory /nonexistent/inventory does not exist") != std::string::npos);
+    CHECK(why.find("Traceback") == std::string::npos);
 }
 
 TEST_CASE("a broken inventory is an init error with ansible's message and no traceback") {
     std::string dir = test_hosts().dir() + "/broken-inv";
     fs::create_directories(dir);
     std::ofstream(dir + "/hosts.yml") << "all:\n  hosts: [unclosed\n";
-    try {
-        AnsiblePlugin p(hosts_config({{"inventory", dir + "/hosts.yml"}}));
-        FAIL("loaded a broken inventory");
-    } catch (const std::runtime_error& e) {
-        std::string why = e.what();
-        CHECK(why.find("cannot read inventory") != std::string::npos);
-        CHECK(why.find("Traceback") == std::string::npos);
-    }
+    std::string why = init_refusal(hosts_config({{"inventory", dir + "/hosts.yml"}}));
+    CHECK(why.find("cannot read inventory") != std::string::npos);
+    CHECK(why.find("Traceback") == std::string::npos);
 }
 
 TEST_CASE("a hanging inventory script is killed after inventory_timeout - init fails saying so") {
@@ -138,13 +142,8 @@ TEST_CASE("a hanging inventory script is killed after inventory_timeout - init f
     fs::permissions(script, fs::perms::owner_all);
     // Without the timeout this load would wait for the 300 s sleep (and hit
     // ctest's limit); with it, init fails and names the timeout.
-    try {
-        AnsiblePlugin p(hosts_config({{"inventory", script}, {"inventory_timeout", "3"}}));
-        FAIL("loaded while the inventory script hangs");
-    } catch (const std::runtime_error& e) {
-        std::string why = e.what();
-        CHECK_MESSAGE(why.find("did not finish within 3 s and was killed") != std::string::npos, why);
-    }
+    std::string why = init_refusal(hosts_config({{"inventory", script}, {"inventory_timeout", "3"}}));
+    CHECK_MESSAGE(why.find("did not finish within 3 s and was killed") != std::string::npos, why);
     REQUIRE(fs::exists(pid_file));  // the script did run
     pid_t pid = std::stoi(slurp(pid_file));
     CHECK(wait_until([&] { return kill(pid, 0) != 0 && errno == ESRCH; }, 10));  // and is gone
