@@ -31,8 +31,8 @@ Usage: exed_forkserver.py <socket path>. Prints "ready" on stdout once it
 listens and ansible is imported, or an error and exits non-zero.
 """
 
-import array
 import atexit
+import ctypes
 import json
 import os
 import selectors
@@ -122,8 +122,6 @@ def refresh_config():
 def name_process(name):
     """`ps -o comm` and /proc/<pid>/comm show the run as what it runs."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):

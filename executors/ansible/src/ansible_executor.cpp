@@ -10,6 +10,7 @@
 
 #include <exed/sdk.hpp>
 
+#include <Poco/JSONString.h>
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -43,30 +44,18 @@ Object::Ptr failed_body(const std::string& key, const Object::Ptr& result) {
     return b;
 }
 
-// A JSON array of the named hosts, written directly: a Poco::JSON::Array
+// A JSON array of the named hosts, joined directly: a Poco::JSON::Array
 // costs a Var allocation per host and a stream to print it, on every
-// request (targets() runs for each submitted pattern).
+// request (targets() runs for each submitted pattern). Each name is
+// escaped by Poco::toJSON with the options Stringifier::condense uses, so
+// the text is what to_json(Array) gave.
 std::string hosts_json(const InventoryData& inv, const std::vector<uint32_t>& ids) {
-    size_t size = 2;
-    for (auto id : ids) size += inv.hosts[id].size() + 3;
     std::string out = "[";
-    out.reserve(size);
     for (auto id : ids) {
         if (out.size() > 1) out += ',';
-        out += '"';
-        for (char c : inv.hosts[id]) {
-            if (c == '"' || c == '\\') {
-                out += '\\';
-                out += c;
-            } else if (static_cast<unsigned char>(c) < 0x20) {
-                out += fmt::format("\\u{:04x}", int(c));
-            } else {
-                out += c;  // UTF-8 passes through, as JSON allows
-            }
-        }
-        out += '"';
+        out += Poco::toJSON(inv.hosts[id], Poco::JSON_WRAP_STRINGS);
     }
-    out += ']';  // not `out + "]"`: that copies into a new, too small string
+    out += ']';
     return out;
 }
 

@@ -5,7 +5,6 @@
 #include <exed/sdk.hpp>
 
 #include <Poco/NumberParser.h>
-#include <Poco/String.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,7 +18,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,11 +184,6 @@ ForkServer::ForkServer(std::string script, std::map<std::string, std::string> en
 ForkServer::~ForkServer() {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_locked();
-}
-
-pid_t ForkServer::pid() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return pid_;
 }
 
 void ForkServer::launch() {

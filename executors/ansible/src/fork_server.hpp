@@ -44,14 +44,11 @@ public:
     std::unique_ptr<Child> start(const ProcessSpec& spec, int out_w, int err_w,
                                  const exed::Call* call);
 
-    // Starts the server process in the background (imports take a while);
-    // start() waits for it to be ready.
+private:
+    // Starts the server process if none runs (and no recent failure says
+    // to wait); start() then waits for it to be ready.
     void launch();
 
-    // The server's pid, 0 when none runs (tests kill it to prove the fallback).
-    pid_t pid();
-
-private:
     bool ready_locked();
     void stop_locked();
     void fail_locked(const std::string& why);  // stop, remember, log once

@@ -44,9 +44,6 @@ public:
     explicit Runner(const Config& config);
     ~Runner();
 
-    // The fork server, null when [ansible] fork_server is off.
-    ForkServer* fork_server() { return server_.get(); }
-
     // `ansible <hosts> -m <module> -a <module_args>` with our modules on the
     // library path. `vars` (may be null) go through a temp file, wrapped as
     // unsafe so ansible never templates them.
