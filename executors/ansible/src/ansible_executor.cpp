@@ -160,11 +160,14 @@ public:
             Array::Ptr argv = new Array;
             for (auto& a : e.argv) argv->add(a);
             vars->set("exed_argv", argv);
-            module_args = R"({"argv": "{{ exed_argv }}"})";
+            module_args = R"({"argv": "{{ exed_argv }}")";
         } else {
             vars->set("exed_cmd", e.cmd);
-            module_args = R"({"cmd": "{{ exed_cmd }}"})";
+            module_args = R"({"cmd": "{{ exed_cmd }}")";
         }
+        // The module kills the command itself when the run goes away (cancel,
+        // run_timeout, a dead exed): with the same grace as exed's own kills.
+        module_args += fmt::format(R"(, "kill_grace": {}}})", config_.kill_grace);
         return adhoc(call, targets, "status", "exed_exec", module_args, vars,
                      [](const HostResult& r) { return execute_body(r); });
     }
