@@ -1,7 +1,7 @@
 // No process of a job may outlive it (issue 12 §1-2): a real exed with the
 // ansible executor runs `execute` on `localhost` (ansible_connection=local)
-// and on an ssh test host, with and without the fork server; then cancel
-// or run_timeout. Each command carries a unique marker
+// and on an ssh test host, with and without the fork server; then cancel,
+// run_timeout, or a kill -9 of exed. Each command carries a unique marker
 // argument (`sleep 100.<n>`) so /proc shows whether it still runs; the ssh
 // host shares this machine's process table (it only has its own mounts).
 #include "support/fixtures.hpp"
@@ -179,6 +179,30 @@ void run_timeout_leaves_nothing(bool fork_server) {
     }
 }
 
+// kill -9 of exed mid-run, then a restart: the job fails, its commands are
+// gone (they died with the run, not with a later restart), the hosts free.
+void crash_leaves_nothing(bool fork_server) {
+    SharedRedis redis;
+    ExedProcess exed(daemon_config(redis, fork_server));
+    exed.start();
+    auto runs = start_sleeps(exed.port());
+    exed.kill9();
+    for (auto& r : runs) {
+        INFO(r.host << ": " << r.cmd);
+        CHECK(wait_for([&] { return count_processes(r.cmd) == 0; }, kCancelGrace + 2));
+    }
+    exed.start();
+    for (auto& r : runs) {
+        INFO(r.host << ": " << r.cmd);
+        // lease = 3 s: the restarted exed reclaims and fails the lost job.
+        CHECK(wait_end(exed.port(), r.jid, 60) == "failed");
+        CHECK(count_processes(r.cmd) == 0);
+        std::string again = submit_execute(exed.port(), r.host, "true");  // 201: lock free
+        CHECK(wait_end(exed.port(), again, 60) == "done");
+        kill_leftovers(r.cmd);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("cancel leaves no process of the job - local and ssh - fork server on") {
@@ -195,4 +219,12 @@ TEST_CASE("run_timeout leaves no process of the job - local and ssh - fork serve
 
 TEST_CASE("run_timeout leaves no process of the job - local and ssh - fork server off") {
     run_timeout_leaves_nothing(false);
+}
+
+TEST_CASE("kill -9 of exed: the commands die with it, the restart frees the hosts - fork server on") {
+    crash_leaves_nothing(true);
+}
+
+TEST_CASE("kill -9 of exed: the commands die with it, the restart frees the hosts - fork server off") {
+    crash_leaves_nothing(false);
 }

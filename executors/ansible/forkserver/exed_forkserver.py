@@ -220,6 +220,7 @@ def reap(pid, kill):
 
 class Server:
     def __init__(self, path):
+        self.path = path
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             os.unlink(path)
@@ -313,8 +314,14 @@ class Server:
                         self.finish(key.fileobj)
                 elif what == "parent":
                     if not os.read(sys.stdin.fileno(), 4096):
+                        # exed is gone (stopped, or killed: nobody else will
+                        # end the runs or remove the socket)
                         for conn in list(self.runs):
                             self.finish(conn)
+                        try:
+                            os.unlink(self.path)
+                        except OSError:
+                            pass
                         return
 
 

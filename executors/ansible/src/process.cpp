@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include "fork_server.hpp"
+#include "guarded_spawn.hpp"
 
 #include <exed/sdk.hpp>
 
@@ -176,7 +177,7 @@ ProcessResult run_process(const ProcessSpec& spec, const exed::Call* call,
     if (spec.server) child = spec.server->start(spec, out_w.fd, err_w.fd, call);
     if (!child)
         child = std::make_unique<SpawnedChild>(
-            spawn_leader(spec.argv, spec.env, spec.cwd, -1, out_w.fd, err_w.fd));
+            spawn_guarded(spec.argv, spec.env, spec.cwd, -1, out_w.fd, err_w.fd));
     const pid_t pid = child->pid();
     if (call) call->track_process(pid);
     out_w.reset();

@@ -1,8 +1,9 @@
 // Runs one program (ansible, ansible-playbook, ansible-inventory) the safe
-// way: argv array through posix_spawn (never a shell), in a process group of
-// its own, stdout read line by line as it arrives, stderr collected. The
-// group is registered with the host (track_process) so the daemon can kill
-// it too; the loop itself kills it on cancel or when the deadline passes.
+// way: argv array (never a shell), in a process group of its own that dies
+// with exed (spawn_guarded, or the fork server), stdout read line by line as
+// it arrives, stderr collected. The group is registered with the host
+// (track_process) so the daemon can kill it too; the loop itself kills it on
+// cancel or when the deadline passes.
 #pragma once
 
 #include <cstdint>
