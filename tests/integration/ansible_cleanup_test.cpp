@@ -48,7 +48,8 @@ std::string mixed_inventory() {
     return path;
 }
 
-std::string daemon_config(const SharedRedis& redis, bool fork_server) {
+std::string daemon_config(const SharedRedis& redis, bool fork_server,
+                          const std::string& ansible_extra = "") {
     SshHosts& h = one_host();
     return test_config(redis.url(),
                        "[runner]\nexecutor = ansible\ncancel_grace = " +
@@ -56,7 +57,8 @@ std::string daemon_config(const SharedRedis& redis, bool fork_server) {
                            "\n[ansible]\ninventory = " + mixed_inventory() +
                            "\nsshkey = " + h.key_path() + "\nknown_hosts = " +
                            h.known_hosts_path() + "\ntimeout = 5\nrun_dir = @DIR@/ansible\n" +
-                           "fork_server = " + (fork_server ? "true" : "false") + "\n",
+                           "fork_server = " + (fork_server ? "true" : "false") + "\n" +
+                           ansible_extra,
                        EXED_BUILD_DIR "/plugins");
 }
 
@@ -179,6 +181,32 @@ void run_timeout_leaves_nothing(bool fork_server) {
     }
 }
 
+// A command that ignores SIGTERM gets SIGKILL kill_grace seconds later,
+// still within cancel_grace + 2 s.
+void stubborn_command_is_killed() {
+    SharedRedis redis;
+    ExedProcess exed(daemon_config(redis, true, "kill_grace = 1\n"));
+    exed.start();
+    std::vector<Run> runs;
+    for (std::string host : {"localhost", "node1"}) {
+        std::string sleep = marked_sleep(100);
+        // sh -c "trap '' TERM; exec sleep 100.<n>": the sleep inherits SIG_IGN
+        std::string cmd = "sh -c \\\"trap '' TERM; exec " + sleep + "\\\"";
+        runs.push_back({host, sleep, submit_execute(exed.port(), host, cmd)});
+    }
+    for (auto& r : runs)
+        REQUIRE_MESSAGE(wait_for([&] { return count_processes(r.cmd) == 1; }, 60),
+                        r.host << ": " << http("GET", exed.port(), "/jobs/" + r.jid).body);
+    for (auto& r : runs)
+        CHECK(http("POST", exed.port(), "/jobs/" + r.jid + "/cancel").status == 202);
+    for (auto& r : runs) {
+        INFO(r.host << ": " << r.cmd);
+        CHECK(wait_for([&] { return count_processes(r.cmd) == 0; }, kCancelGrace + 2));
+        CHECK(wait_end(exed.port(), r.jid, 30) == "cancelled");
+        kill_leftovers(r.cmd);
+    }
+}
+
 // kill -9 of exed mid-run, then a restart: the job fails, its commands are
 // gone (they died with the run, not with a later restart), the hosts free.
 void crash_leaves_nothing(bool fork_server) {
@@ -211,6 +239,10 @@ TEST_CASE("cancel leaves no process of the job - local and ssh - fork server on"
 
 TEST_CASE("cancel leaves no process of the job - local and ssh - fork server off") {
     cancel_leaves_nothing(false);
+}
+
+TEST_CASE("cancel of a command that ignores SIGTERM: SIGKILL after kill_grace - local and ssh") {
+    stubborn_command_is_killed();
 }
 
 TEST_CASE("run_timeout leaves no process of the job - local and ssh - fork server on") {
