@@ -9,6 +9,9 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace exed::test;
 
 TEST_CASE("exed with executor = salt serves every operation sync and async (salt-api simulator)") {
@@ -63,4 +66,37 @@ TEST_CASE("exed with executor = salt serves every operation sync and async (salt
     // Bad input still gets the salt plugin's 400 before any job exists.
     r = http("GET", port, "/service?target=web1&name=" + q("--now") + "&state=0");
     CHECK(r.status == 400);
+}
+
+TEST_CASE("a job keeps its host lock and ends with the real result across a salt-api restart (salt-api simulator)") {
+    SaltApiSimulator sim({"--minions", "web1"});
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(),
+                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
+                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
+                                     "timeout = 1\npoll_interval = 0.2\n",
+                                 EXED_BUILD_DIR "/plugins"));
+    exed.start();
+    int port = exed.port();
+    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sleep 4"})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    bool submitted = false;
+    for (int i = 0; i < 200 && !submitted; ++i) {
+        submitted = sim.jobs()->size() == 1;
+        if (!submitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(submitted);
+    sim.restart_api(2);
+    // While salt-api is away the job runs on and holds web1's lock.
+    auto second = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"true"})");
+    CHECK_MESSAGE(second.status == 409, second.body);
+    CHECK(http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status") == "running");
+    LineStream follow(port, "/jobs/" + jid + "?follow=1");
+    std::string line, end;
+    while (follow.next(line))
+        if (line.find("\"event\":\"end\"") != std::string::npos) end = line;
+    CHECK_MESSAGE(end.find("\"status\":\"done\"") != std::string::npos, end);
+    auto job = http("GET", port, "/jobs/" + jid + "?outputs=1").object();
+    CHECK(job->getObject("return_data")->getObject("web1")->getValue<int>("rtc") == 0);
 }
