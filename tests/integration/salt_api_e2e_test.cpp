@@ -68,6 +68,28 @@ TEST_CASE("exed with executor = salt serves every operation sync and async (salt
     CHECK(r.status == 400);
 }
 
+TEST_CASE("GET /health reports the salt executor unavailable while salt-api is down (salt-api simulator)") {
+    SaltApiSimulator sim({"--minions", "web1"});
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(),
+                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
+                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
+                                     "timeout = 1\npoll_interval = 0.2\n",
+                                 EXED_BUILD_DIR "/plugins"));
+    exed.start();
+    auto r = http("GET", exed.port(), "/health");
+    CHECK(r.status == 200);
+    CHECK(r.object()->getValue<std::string>("executor") == "salt");
+    sim.restart_api(60);  // salt-api's port stays closed for the rest of the test
+    r = http("GET", exed.port(), "/health");
+    CHECK(r.status == 503);
+    CHECK(r.object()->getValue<std::string>("redis") == "ok");
+    CHECK(r.object()->getValue<std::string>("executor") == "unavailable");
+    CHECK_MESSAGE(r.object()->getValue<std::string>("executor_error").find("is unreachable") !=
+                      std::string::npos,
+                  r.body);
+}
+
 TEST_CASE("a job keeps its host lock and ends with the real result across a salt-api restart (salt-api simulator)") {
     SaltApiSimulator sim({"--minions", "web1"});
     SharedRedis redis;

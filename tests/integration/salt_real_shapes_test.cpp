@@ -215,3 +215,14 @@ TEST_CASE("salt-api's session (10 h) ending before its token (12 h) is covered b
     REQUIRE_MESSAGE(r.ok(), r.error);
     CHECK(sim.count("POST", "/login") == 2);
 }
+
+TEST_CASE("the executor's health check asks salt-api (salt-api simulator)") {
+    SaltApiSimulator sim({"--minions", "web1"});
+    SaltPlugin salt(sim.url());
+    REQUIRE(salt.plugin);
+    CHECK(salt.plugin->check("health", "{}").ok());
+    sim.restart_api(30);
+    auto h = salt.plugin->check("health", "{}");
+    CHECK(h.status == EXED_ERR);
+    CHECK_MESSAGE(h.error.find("is unreachable") != std::string::npos, h.error);
+}
