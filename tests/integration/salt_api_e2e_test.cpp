@@ -122,3 +122,35 @@ TEST_CASE("a job keeps its host lock and ends with the real result across a salt
     auto job = http("GET", port, "/jobs/" + jid + "?outputs=1").object();
     CHECK(job->getObject("return_data")->getObject("web1")->getValue<int>("rtc") == 0);
 }
+
+TEST_CASE("cancelling a ping of a down minion during find_job ends the job cancelled (salt-api simulator)") {
+    SaltApiSimulator sim({"--minions", "db1", "--down", "db1"});
+    SharedRedis redis;
+    // find_job comes after 4 s of silence and the master may hold it 4 s more.
+    ExedProcess exed(test_config(redis.url(),
+                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
+                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
+                                     "timeout = 4\npoll_interval = 0.2\n",
+                                 EXED_BUILD_DIR "/plugins"));
+    exed.start();
+    int port = exed.port();
+    auto r = http("POST", port, "/ping", R"({"targets":["db1"]})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    bool asked = false;
+    for (int i = 0; i < 400 && !asked; ++i) {
+        asked = !sim.lowstates("local", "saltutil.find_job").empty();
+        if (!asked) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(asked);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(http("POST", port, "/jobs/" + jid + "/cancel").status == 202);
+    LineStream follow(port, "/jobs/" + jid + "?follow=1");
+    std::string line, end;
+    while (follow.next(line))
+        if (line.find("\"event\":\"end\"") != std::string::npos) end = line;
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE("cancel to end: " << took << " s");  // a number for docs/salt.md, not a threshold
+    CHECK_MESSAGE(end.find("\"status\":\"cancelled\"") != std::string::npos, end);
+    CHECK(sim.lowstates("local_async", "saltutil.kill_job").size() == 1);
+}
