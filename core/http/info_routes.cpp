@@ -36,10 +36,15 @@ void add_info_routes(Router& r, Services& s) {
     });
     r.add("GET", "/health", [&s](Context& c) {
         bool redis_ok = s.pool.ping();
-        bool exec_ok = s.registry.find("executor", s.settings.executor) != nullptr;
+        auto executor = s.registry.find("executor", s.settings.executor);
+        // The executor's check("health") says whether it can work now (e.g.
+        // salt-api reachable); executors without that notion accept it.
+        auto health = executor ? executor->check("health", "{}") : plugins::OpResult{};
+        bool exec_ok = executor && health.ok();
         Poco::JSON::Object o;
         o.set("redis", redis_ok ? "ok" : "unavailable");
-        o.set("executor", exec_ok ? s.settings.executor : "not loaded");
+        o.set("executor", exec_ok ? s.settings.executor : executor ? "unavailable" : "not loaded");
+        if (executor && !health.ok()) o.set("executor_error", health.error);
         c.json(redis_ok && exec_ok ? 200 : 503, o);
     });
 }

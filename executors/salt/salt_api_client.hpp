@@ -6,16 +6,31 @@
 #include "salt_config.hpp"
 #include "salt_json.hpp"
 
+#include <exed/sdk.hpp>
+
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 namespace exed::salt {
+
+// salt-api could not be reached or broke the connection: nothing was
+// decided, the request may be tried again later (salt-api restarting).
+struct ApiUnreachable : Error {
+    explicit ApiUnreachable(const std::string& w) : Error(w) {}
+};
+// A request given up because the caller asked (cancel, run_timeout).
+struct Interrupted : Error {
+    Interrupted() : Error("interrupted") {}
+};
+// Asked every ~100 ms while a request waits for salt-api: true gives it up.
+using StopAsked = std::function<bool()>;
 
 // A login of ours: the X-Auth-Token salt-api gave and when it stops working.
 struct SaltToken {
@@ -39,7 +54,13 @@ public:
     // POSTs one lowstate chunk to "/" and returns its element of "return".
     // Logs in when there is no valid token and once more on a 401 (salt-api
     // forgets tokens on restart, before their announced expiry).
-    Var run(const Object::Ptr& lowstate);
+    // A request the master holds (find_job waits for minions) is given up
+    // with Interrupted as soon as `stop` says so.
+    Var run(const Object::Ptr& lowstate, const StopAsked& stop = {});
+
+    // GET / (no auth; salt-api answers "Welcome"): throws ApiUnreachable or
+    // Error when salt-api cannot serve. Bounded by `seconds` per socket wait.
+    void probe(int seconds) const;
 
     // A token that is valid now (logs in when needed).
     SaltToken token();
@@ -55,8 +76,8 @@ public:
 
 private:
     SaltToken login();
-    HttpAnswer post(const std::string& path, const std::string& body,
-                    const std::string& token) const;
+    HttpAnswer post(const std::string& path, const std::string& body, const std::string& token,
+                    const StopAsked& stop) const;
     std::string where() const;  // "salt-api at <url>" for error messages
 
     SaltConfig cfg_;

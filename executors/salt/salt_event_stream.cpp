@@ -5,7 +5,6 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/URI.h>
 
 #include <fmt/format.h>
 
@@ -27,22 +26,22 @@ EventStream::EventStream(SaltApiClient& api) {
     const auto& cfg = api.config();
     for (int attempt = 0; attempt < 2; ++attempt) {
         SaltToken t = api.token();
-        // /events takes its token as a query parameter: it is meant for
-        // browsers' EventSource, which cannot set headers.
-        Poco::URI uri(api.path("/events"));
-        uri.addQueryParameter("token", t.value);
+        // The token goes in the X-Auth-Token header, which salt-api 3006
+        // accepts on /events too: as ?token= it would land in access logs.
         int status = 0;
         try {
             session_ = api.open_session(Poco::Timespan(cfg.effective_request_timeout(), 0));
-            Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
+            Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, api.path("/events"),
                                        Poco::Net::HTTPRequest::HTTP_1_1);
             req.set("Accept", "text/event-stream");
+            req.set("X-Auth-Token", t.value);
             session_->sendRequest(req);
             Poco::Net::HTTPResponse resp;
             body_ = &session_->receiveResponse(resp);
             status = resp.getStatus();
         } catch (const Poco::Exception& e) {
-            throw Error(fmt::format("cannot open {}/events: {}", cfg.api_url, e.displayText()));
+            throw ApiUnreachable(fmt::format("cannot open {}/events: {}", cfg.api_url,
+                                             e.displayText()));
         }
         if (status == 401 && attempt == 0) {
             api.forget_token(t.value);
@@ -56,6 +55,7 @@ EventStream::EventStream(SaltApiClient& api) {
         reader_ = std::thread([this] { read_loop(); });
         return;
     }
+    throw Error(cfg.api_url + "/events refused a fresh token (HTTP 401)");
 }
 
 EventStream::~EventStream() {

@@ -56,6 +56,9 @@ const char* service_function(ServiceState state, bool graceful) {
 }  // namespace
 
 class SaltExecutor : public exed::Executor {
+    // GET /health runs on an HTTP thread: a blackholed salt-api must not hold it long.
+    static constexpr int health_probe_seconds = 2;
+
 public:
     SaltExecutor(const exed::Host& host, const std::string& config_json)
         : cfg_(parse_config(config_json)), api_(cfg_) {
@@ -64,7 +67,10 @@ public:
         host.log(EXED_LOG_INFO, "salt executor uses " + cfg_.api_url + " (eauth " + cfg_.eauth + ")");
     }
 
+    // "health" is asked by exed's GET /health: without salt-api this
+    // executor cannot run anything, so an unreachable one is refused.
     void check(exed::Call&, const std::string& op, const std::string& args_json) override {
+        if (op == "health") return api_.probe(health_probe_seconds);
         check_args(op, args_json);
     }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -76,7 +77,9 @@ void JobRunner::run_batch(const std::vector<std::string>& targets, const std::st
         }
     }
 
+    // salt-api down here fails the job at once: nothing runs yet.
     Var sub = api_.run(local_lowstate("local_async", targets, fun, arg, kwarg));
+    const auto submitted = Clock::now();
     auto subobj = as_object(sub);
     std::string jid = subobj ? subobj->optValue<std::string>("jid", "") : "";
     std::set<std::string> pending;
@@ -117,47 +120,86 @@ void JobRunner::run_batch(const std::vector<std::string>& targets, const std::st
             if (cached->has(m)) deliver(m, cached->get(m), nullptr);
     };
     auto still_running = [&] { return std::vector<std::string>(pending.begin(), pending.end()); };
+    auto unreachable = [&](const std::string& m, const std::string& error) {
+        pending.erase(m);
+        MinionOutcome o;
+        o.minion = m;
+        o.error = error;
+        on_outcome(o);
+    };
 
     const auto timeout = std::chrono::seconds(cfg.timeout);
     const auto poll_every = std::chrono::milliseconds(long(cfg.poll_interval * 1000));
     auto next_check = Clock::now() + timeout;
     auto next_poll = Clock::now() + poll_every;
+    auto backoff = std::chrono::milliseconds(0);  // > 0 while salt-api is away
     while (!pending.empty()) {
         stop_if_asked(jid, still_running());
-        if (events && events->alive()) {
-            for (auto& ev : events->take(slice)) {
-                if (ev.jid != jid) continue;
-                auto data = as_object(ev.data);
-                deliver(ev.minion, data ? data->get("return") : Var(), &ev.data);
+        try {
+            if (events && events->alive()) {
+                for (auto& ev : events->take(slice)) {
+                    if (ev.jid != jid) continue;
+                    auto data = as_object(ev.data);
+                    deliver(ev.minion, data ? data->get("return") : Var(), &ev.data);
+                }
+            } else {
+                // No event stream (or it broke): the job cache has the returns.
+                pause(std::min<std::chrono::milliseconds>(slice, poll_every));
+                if (Clock::now() >= next_poll) {
+                    deliver_cache(lookup_jid(jid));
+                    next_poll = Clock::now() + poll_every;
+                }
             }
-        } else {
-            // No event stream (or it broke): the job cache has the returns.
-            std::this_thread::sleep_for(std::min<Clock::duration>(slice, poll_every));
-            if (Clock::now() >= next_poll) {
-                deliver_cache(lookup_jid(jid));
-                next_poll = Clock::now() + poll_every;
+            if (!pending.empty() && Clock::now() >= next_check) {
+                // Silent for `timeout`: who still runs the job, who is gone?
+                Object::Ptr running = find_job(jid, still_running());
+                deliver_cache(lookup_jid(jid));  // returns that raced the question
+                long waited = long(std::chrono::duration_cast<std::chrono::seconds>(
+                                       Clock::now() - submitted).count());
+                for (auto& m : still_running()) {
+                    // {"pid","fun","jid",…}: at work. {}: up, not running it.
+                    // false (key, no answer) or "Minion did not return…"
+                    // (no key) or nothing at all: down or unreachable.
+                    auto job = running ? as_object(running->get(m)) : nullptr;
+                    if (job && job->size() > 0) continue;
+                    unreachable(m, job ? "minion is not running the job and returned nothing"
+                                       : fmt::format("minion did not return within {} s and does "
+                                                     "not answer (down or unreachable)", waited));
+                }
+                next_check = Clock::now() + timeout;
             }
+            if (backoff.count() > 0) {
+                call_.log(EXED_LOG_INFO, fmt::format("salt-api is back; still waiting for salt "
+                                                     "job {}", jid));
+                backoff = std::chrono::milliseconds(0);
+            }
+        } catch (const Interrupted&) {
+            // cancel or run_timeout: the loop's first line acts on it
+        } catch (const ApiUnreachable& e) {
+            // The salt job runs on while salt-api restarts: wait for it (and
+            // keep the hosts locked) until the job's own deadline.
+            if (backoff.count() == 0)
+                call_.log(EXED_LOG_WARNING, fmt::format("{}; salt job {} keeps running, retrying "
+                                                        "salt-api until the job's deadline",
+                                                        e.what(), jid));
+            backoff = std::min<std::chrono::milliseconds>(
+                std::chrono::milliseconds(5000),
+                backoff.count() ? backoff * 2 : std::chrono::milliseconds(250));
+            pause(backoff);
         }
-        if (pending.empty() || Clock::now() < next_check) continue;
-
-        // Silent for `timeout`: who still runs the job, who is gone?
-        Object::Ptr running = find_job(jid, still_running());
-        deliver_cache(lookup_jid(jid));  // returns that raced the question
-        for (auto& m : still_running()) {
-            Var answer = running ? running->get(m) : Var();
-            auto job = as_object(answer);
-            if (!answer.isEmpty() && job && job->size() > 0) continue;  // still at work
-            pending.erase(m);
-            MinionOutcome o;
-            o.minion = m;
-            o.error = answer.isEmpty()
-                          ? fmt::format("minion did not return within {} s and does not answer "
-                                        "(down or unreachable)", cfg.timeout)
-                          : "minion is not running the job and returned nothing";
-            on_outcome(o);
-        }
-        next_check = Clock::now() + timeout;
     }
+}
+
+bool JobRunner::stop_requested() const {
+    int64_t deadline = call_.deadline();
+    return call_.cancelled() || (deadline > 0 && int64_t(std::time(nullptr)) >= deadline);
+}
+
+void JobRunner::pause(std::chrono::milliseconds d) const {
+    auto until = Clock::now() + d;
+    while (Clock::now() < until && !stop_requested())
+        std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(50),
+                                                              until - Clock::now()));
 }
 
 void JobRunner::stop_if_asked(const std::string& jid, const std::vector<std::string>& running) {
@@ -185,20 +227,33 @@ void JobRunner::kill_job(const std::string& jid, const std::vector<std::string>&
     }
 }
 
+Object::Ptr job_cache_returns(const Var& lookup_answer) {
+    auto answer = as_object(lookup_answer);
+    if (answer && answer->size() == 2 && answer->get("outputter").isString() &&
+        as_object(answer->get("data")))
+        return as_object(answer->get("data"));
+    return answer;  // plain {minion: return}; nullptr when odd
+}
+
 Object::Ptr JobRunner::lookup_jid(const std::string& jid) {
     Object::Ptr low = new Object;
     low->set("client", std::string("runner"));
     low->set("fun", std::string("jobs.lookup_jid"));
     low->set("jid", jid);
-    return as_object(api_.run(low));  // {minion: return}; nullptr when odd
+    return job_cache_returns(api_.run(low, [this] { return stop_requested(); }));
 }
 
 Object::Ptr JobRunner::find_job(const std::string& jid, const std::vector<std::string>& minions) {
     Array::Ptr arg = new Array;
     arg->add(jid);
     Object::Ptr low = local_lowstate("local", minions, "saltutil.find_job", arg, nullptr);
-    low->set("timeout", api_.config().timeout);
-    return as_object(api_.run(low));
+    // The master holds this request for down minions for timeout +
+    // gather_job_timeout (5 + 10 s by its defaults): split our own timeout
+    // between the two so the answer comes within max(2, timeout) s.
+    int for_returns = std::max(1, api_.config().timeout / 2);
+    low->set("timeout", for_returns);
+    low->set("gather_job_timeout", std::max(1, api_.config().timeout - for_returns));
+    return as_object(api_.run(low, [this] { return stop_requested(); }));
 }
 
 }  // namespace exed::salt

@@ -9,12 +9,15 @@
 //      job is waited for (as the salt CLI does),
 //   5. on cancel or run_timeout: saltutil.kill_job <jid> to the minions
 //      still running, and stop waiting.
+// Once the job is submitted, salt-api going away does not end it: the salt
+// job runs on, so we retry salt-api with backoff until the job's deadline.
 #pragma once
 
 #include "salt_api_client.hpp"
 
 #include <exed/sdk.hpp>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,15 +49,25 @@ public:
 private:
     void run_batch(const std::vector<std::string>& targets, const std::string& fun,
                    const Array::Ptr& arg, const Object::Ptr& kwarg, const OnOutcome& on_outcome);
+    // True once the call was cancelled or its run_timeout passed.
+    bool stop_requested() const;
     // Throws after killing the job when the call was cancelled or timed out.
     void stop_if_asked(const std::string& jid, const std::vector<std::string>& running);
+    // Sleeps `d`, waking early when a stop is requested.
+    void pause(std::chrono::milliseconds d) const;
     void kill_job(const std::string& jid, const std::vector<std::string>& minions);
+    // {minion: return} from the job cache, whatever outputter wraps it.
     Object::Ptr lookup_jid(const std::string& jid);
     Object::Ptr find_job(const std::string& jid, const std::vector<std::string>& minions);
 
     SaltApiClient& api_;
     const exed::Call& call_;
 };
+
+// jobs.lookup_jid's answer as {minion: return}: Salt 3006.7 wraps the returns
+// of functions with an outputter (state.apply, grains.items, minion errors)
+// as {"outputter": "highstate"|"nested", "data": {…}}, others come plain.
+Object::Ptr job_cache_returns(const Var& lookup_answer);
 
 // A lowstate chunk for the local clients targeting an explicit minion list.
 Object::Ptr local_lowstate(const std::string& client, const std::vector<std::string>& minions,

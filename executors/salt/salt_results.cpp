@@ -1,5 +1,7 @@
 #include "salt_results.hpp"
 
+#include "salt_messages.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -22,11 +24,11 @@ Object::Ptr unreachable_result(const MinionOutcome& o) {
 }
 
 std::string salt_error_text(const Var& v) {
-    if (v.isString()) return v.toString();
+    if (v.isString()) return without_command_context(v.toString());
     auto list = string_list(v);
     if (auto arr = as_array(v); arr && !list.empty() && list.size() == arr->size()) {
         std::string out;
-        for (auto& s : list) out += (out.empty() ? "" : "; ") + s;
+        for (auto& s : list) out += (out.empty() ? "" : "; ") + without_command_context(s);
         return out;
     }
     return "";

@@ -18,6 +18,7 @@ Object::Ptr unreachable_result(const MinionOutcome& o);
 
 // Salt reports a failing function with a string (or a list of strings)
 // where the structure was expected: its text, or "" when `v` is no error.
+// The execution context Salt puts in "Unable to run command" is dropped.
 std::string salt_error_text(const Var& v);
 
 Object::Ptr ping_result(const MinionOutcome& o);

@@ -6,6 +6,7 @@ add_executable(exed_salt_tests
   integration/salt_executor_test.cpp
   integration/salt_executor_failures_test.cpp
   integration/salt_api_e2e_test.cpp
+  integration/salt_real_shapes_test.cpp
 )
 target_link_libraries(exed_salt_tests PRIVATE exed_test_http)
 target_include_directories(exed_salt_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/TemporaryFile.h>
 
@@ -107,6 +108,26 @@ Object::Ptr SaltApiSimulator::jobs() const {
 }
 
 void SaltApiSimulator::revoke_tokens() const { call("POST", "/_sim/revoke_tokens"); }
+
+void SaltApiSimulator::restart_api(double down_s) const {
+    call("POST", "/_sim/restart_api?down=" + std::to_string(down_s));
+    // Returns once the port is closed, so callers see salt-api gone.
+    for (int i = 0; i < 100; ++i) {
+        try {
+            Poco::Net::StreamSocket probe;
+            probe.connect(Poco::Net::SocketAddress("127.0.0.1", Poco::UInt16(port_)),
+                          Poco::Timespan(1, 0));
+        } catch (const Poco::Exception&) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("the simulated salt-api did not go down");
+}
+
+void SaltApiSimulator::delete_key(const std::string& minion) const {
+    call("POST", "/_sim/delete_key?minion=" + minion);
+}
 
 SaltPlugin::SaltPlugin(const std::string& api_url, std::map<std::string, std::string> overrides)
     : registry([api_url, overrides](const std::string& type) {

@@ -34,6 +34,11 @@ public:
     Poco::JSON::Object::Ptr jobs() const;
     // Makes salt-api forget every token, as a master restart does.
     void revoke_tokens() const;
+    // Restarts the simulated salt-api only: its port is closed for `down_s`
+    // seconds, then it listens again; the salt jobs run on meanwhile.
+    void restart_api(double down_s) const;
+    // Removes a minion's accepted key (salt-key -d).
+    void delete_key(const std::string& minion) const;
 
 private:
     std::string call(const std::string& method, const std::string& path) const;
