@@ -35,8 +35,8 @@ void add_info_routes(Router& r, Services& s) {
         c.json(200, out);
     });
     r.add("GET", "/health", [&s](Context& c) {
-        bool redis_ok = s.pool.ping();
-        bool exec_ok = s.registry.find("executor", s.settings.executor) != nullptr;
+        auto health = s.jobs.health();
+        bool redis_ok = health.store_ok, exec_ok = health.executor_loaded;
         Poco::JSON::Object o;
         o.set("redis", redis_ok ? "ok" : "unavailable");
         o.set("executor", exec_ok ? s.settings.executor : "not loaded");

@@ -11,11 +11,7 @@
 
 namespace exed::operate {
 
-// Operations that exist, and which of them may run in sync (GET) mode.
-bool known_operation(const std::string& op);
-bool sync_allowed(const std::string& op);
-// Operations that only read (safe to rerun when a worker was lost).
-bool read_only(const std::string& op);
+// The operations and their arguments are in catalogue.hpp.
 
 // Validates an async body; returns the operation's arguments (without
 // "targets", "run_timeout") and fills `targets` and `run_timeout` (0 = default).

@@ -1,5 +1,5 @@
 // The worker pool: threads that take jobs from the Redis queue and run them
-// through the plugins, plus one watchdog thread that enforces cancel and
+// through the executor client, plus one watchdog thread that enforces cancel and
 // run_timeout, renews leases, and reclaims jobs of workers that died.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include "jobs/locks.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/store.hpp"
-#include "plugins/registry.hpp"
+#include "plugins/executor_client.hpp"
 #include "runner/job_hooks.hpp"
 
 #include <atomic>
@@ -26,11 +26,11 @@ namespace exed::runner {
 // watchdog forgets it: 10 leases, at least 10 minutes (see runner.cpp).
 int64_t stale_consumer_ms(int lease_s);
 
-class Runner {
+class WorkerPool {
 public:
-    Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
-           jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix);
-    ~Runner();
+    WorkerPool(const Settings& settings, plugins::ExecutorClient& client, jobs::Store& store,
+               jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix);
+    ~WorkerPool();
 
     // `workers` threads (0: only the watchdog, e.g. an API-only process).
     void start(int workers);
@@ -80,7 +80,7 @@ private:
                                       const std::string& consumer, bool take_next);
 
     const Settings& settings_;
-    plugins::Registry& registry_;
+    plugins::ExecutorClient& client_;
     jobs::Store& store_;
     jobs::Locks& locks_;
     jobs::Queue& queue_;

@@ -7,6 +7,7 @@
 #include "jobs/queue.hpp"
 #include "jobs/signature.hpp"
 #include "jobs/store.hpp"
+#include "plugins/in_process_client.hpp"
 #include "plugins/registry.hpp"
 #include "runner/runner.hpp"
 
@@ -328,9 +329,10 @@ TEST_CASE("the consumer sweep forgets stopped workers' consumers, not pending, o
     exed::Settings settings;
     settings.lease = 300;
     exed::plugins::Registry registry;
+    exed::plugins::InProcessClient client(registry, settings.executor);
     exed::jobs::Store store(*pool, 3600);
     exed::jobs::Locks locks(*pool);
-    exed::runner::Runner mine(settings, registry, store, locks, queue, "mine");
+    exed::runner::WorkerPool mine(settings, client, store, locks, queue, "mine");
     mine.start(1);
     int removed = mine.sweep_consumers(1500);
     auto after = consumers();
