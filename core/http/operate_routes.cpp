@@ -31,7 +31,8 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     operate::Submission sub;
     sub.operate = op;
     sub.sync = true;
-    sub.args = operate::args_from_query(op, ctx.query, sub.patterns);
+    operate::Query query(ctx.query.begin(), ctx.query.end());
+    sub.args = operate::args_from_query(op, query, sub.patterns);
     auto job = s.submitter.submit(sub);
     auto done = s.submitter.wait(job.jid, s.settings.sync_timeout);
     if (!done) {

@@ -109,8 +109,7 @@ Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::
     return args;
 }
 
-Poco::JSON::Object::Ptr args_from_query(const std::string& op,
-                                        const Poco::Net::NameValueCollection& query,
+Poco::JSON::Object::Ptr args_from_query(const std::string& op, const Query& query,
                                         std::vector<std::string>& targets) {
     const auto& fields = fields_of(op);
     for (const auto& [key, value] : query) {
@@ -118,15 +117,17 @@ Poco::JSON::Object::Ptr args_from_query(const std::string& op,
         for (const auto& f : fields) known = known || key == f.name;
         if (!known) bad("unknown parameter '" + key + "' for " + op);
     }
-    if (!query.has("target") || query.get("target").empty()) bad("target is required");
-    targets = {query.get("target")};
+    auto target = query.find("target");
+    if (target == query.end() || target->second.empty()) bad("target is required");
+    targets = {target->second};
     Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
     for (const auto& f : fields) {
-        if (!query.has(f.name)) {
+        auto found = query.find(f.name);
+        if (found == query.end()) {
             if (f.required) bad(std::string(f.name) + " is required");
             continue;
         }
-        const std::string& v = query.get(f.name);
+        const std::string& v = found->second;
         switch (f.type) {
             case Type::Int: {
                 int n = 0;
