@@ -183,7 +183,8 @@ int ExedApp::serve(bool worker_only) {
 
     std::string consumer = fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id());
     plugins::InProcessClient client(registry, settings.executor);
-    runner::WorkerPool runner(settings, client, store, locks, queue, consumer);
+    jobs::QueuedLeases queued;
+    runner::WorkerPool runner(settings, client, store, locks, queue, queued, consumer);
     runner.start(settings.concurrency);
 
     int rc = EXIT_OK;
@@ -192,10 +193,7 @@ int ExedApp::serve(bool worker_only) {
                                          settings.concurrency));
         waitForTerminationRequest();
     } else {
-        operate::Submitter submitter(settings, registry, client, store, locks, queue,
-                                     [&runner](const std::string& jid, const std::vector<std::string>& hosts) {
-                                         runner.hold_queued(jid, hosts);
-                                     });
+        operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
         operate::JobService job_service(settings, registry, store, pool);
         http::Services services{settings, registry, submitter, job_service};
         http::Server server(services);

@@ -37,9 +37,9 @@ int64_t now_ms() {
 
 Submitter::Submitter(const Settings& settings, plugins::Registry& registry,
                      plugins::ExecutorClient& client, jobs::Store& store, jobs::Locks& locks,
-                     jobs::Queue& queue, OnQueued on_queued)
+                     jobs::Queue& queue, jobs::QueuedLeases& queued)
     : settings_(settings), registry_(registry), client_(client), store_(store), locks_(locks),
-      queue_(queue), on_queued_(std::move(on_queued)) {}
+      queue_(queue), queued_(queued) {}
 
 void Submitter::require_executor() const {
     if (!client_.available(client_.executor()))
@@ -129,7 +129,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     }
     try {
         store_.create(job);
-        if (on_queued_) on_queued_(job.jid, job.targets);
+        queued_.add(job.jid, job.targets);
         queue_.push(job.jid);
     } catch (...) {
         // Nothing may stay locked for a job that does not exist.

@@ -9,6 +9,7 @@
 #include "config.hpp"
 #include "jobs/locks.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/queued_leases.hpp"
 #include "jobs/store.hpp"
 #include "plugins/executor_client.hpp"
 #include "plugins/registry.hpp"
@@ -16,7 +17,6 @@
 #include <Poco/JSON/Object.h>
 
 #include <atomic>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,13 +33,9 @@ struct Submission {
 
 class Submitter {
 public:
-    // Called after a job is queued so its locks are kept alive until a
-    // worker takes it over.
-    using OnQueued = std::function<void(const std::string& jid, const std::vector<std::string>& hosts)>;
-
     Submitter(const Settings& settings, plugins::Registry& registry,
               plugins::ExecutorClient& client, jobs::Store& store, jobs::Locks& locks,
-              jobs::Queue& queue, OnQueued on_queued);
+              jobs::Queue& queue, jobs::QueuedLeases& queued);
 
     // Throws DomainError (invalid, not_found, conflict with the busy hosts,
     // unavailable, unsupported, internal) when the job cannot be created.
@@ -68,7 +64,7 @@ private:
     jobs::Store& store_;
     jobs::Locks& locks_;
     jobs::Queue& queue_;
-    OnQueued on_queued_;
+    jobs::QueuedLeases& queued_;  // a queued job's locks live until a worker takes it
     std::atomic<int64_t> backlog_{0};
     std::atomic<int64_t> backlog_checked_ms_{0};
 };

@@ -48,8 +48,9 @@ int64_t stale_consumer_ms(int lease_s) {
 }
 
 WorkerPool::WorkerPool(const Settings& settings, plugins::ExecutorClient& client, jobs::Store& store,
-                       jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix)
-    : settings_(settings), client_(client), store_(store), locks_(locks), queue_(queue),
+                       jobs::Locks& locks, jobs::Queue& queue, jobs::QueuedLeases& queued,
+                       std::string consumer_prefix)
+    : settings_(settings), client_(client), store_(store), locks_(locks), queue_(queue), queued_(queued),
       prefix_(std::move(consumer_prefix)) {}
 
 WorkerPool::~WorkerPool() { stop(); }
@@ -69,11 +70,6 @@ void WorkerPool::stop() {
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
-}
-
-void WorkerPool::hold_queued(const std::string& jid, const std::vector<std::string>& hosts) {
-    std::lock_guard<std::mutex> l(mutex_);
-    queued_[jid] = hosts;
 }
 
 void WorkerPool::worker_loop(int index) {
@@ -145,7 +141,6 @@ std::optional<jobs::Taken> WorkerPool::run_entry(const jobs::Taken& taken, const
         return settle(entry.id, entry.jid, {}, std::nullopt, consumer, take_next);
     {
         std::lock_guard<std::mutex> l(mutex_);
-        queued_.erase(job->jid);
         if (active_.count(job->jid)) return std::nullopt;  // already running here (double delivery)
     }
     // Verified here, on the record as read, before claim() changes anything:
@@ -313,11 +308,9 @@ void WorkerPool::watch_active() {
 
 void WorkerPool::renew_leases() {
     std::vector<Active> running;
-    std::map<std::string, std::vector<std::string>> queued;
     {
         std::lock_guard<std::mutex> l(mutex_);
         for (auto& [jid, a] : active_) running.push_back(a);
-        queued = queued_;
     }
     int lease_ms = settings_.lease * 1000;
     for (auto& a : running) {
@@ -325,13 +318,9 @@ void WorkerPool::renew_leases() {
         if (!lost.empty()) logger().error(fmt::format("[{}] lost host locks", a.job.jid));
         queue_.heartbeat(a.consumer, a.entry_id);
     }
-    for (auto& [jid, hosts] : queued) {
-        if (store_.status(jid) == jobs::status::queued) {
-            locks_.renew(hosts, jid, lease_ms);
-        } else {
-            std::lock_guard<std::mutex> l(mutex_);
-            queued_.erase(jid);
-        }
+    for (auto& [jid, hosts] : queued_.snapshot()) {
+        if (store_.status(jid) == jobs::status::queued) locks_.renew(hosts, jid, lease_ms);
+        else queued_.forget(jid);
     }
 }
 

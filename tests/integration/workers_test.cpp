@@ -336,7 +336,8 @@ TEST_CASE("the consumer sweep forgets stopped workers' consumers, not pending, o
     exed::plugins::InProcessClient client(registry, settings.executor);
     exed::jobs::Store store(*pool, 3600);
     exed::jobs::Locks locks(*pool);
-    exed::runner::WorkerPool mine(settings, client, store, locks, queue, "mine");
+    exed::jobs::QueuedLeases queued;
+    exed::runner::WorkerPool mine(settings, client, store, locks, queue, queued, "mine");
     mine.start(1);
     int removed = mine.sweep_consumers(1500);
     auto after = consumers();
