@@ -1,24 +1,38 @@
-// An error meant for the API client: an HTTP status, a message, and
-// optional extra JSON fields (e.g. the busy hosts of a 409, the jid of a 504).
+// Why something asked of the core could not be done, in the core's own
+// terms. operate/, jobs/ and runner/ throw these; each face (core/http, and
+// the next ones) decides how a client sees them: only core/http knows HTTP
+// status codes (http/error_map.cpp).
 #pragma once
-
-#include <Poco/JSON/Object.h>
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace exed {
 
-class ApiError : public std::runtime_error {
+enum class Errc {
+    invalid,      // the request is wrong (a field, an unknown host pattern, ...)
+    not_found,    // a named thing does not exist (a job, a host in sync mode, ...)
+    conflict,     // the state forbids it now (busy hosts, a job still running, ...)
+    unavailable,  // a dependency is down or full (job store, executor, backlog): retry
+    timeout,      // it did not finish in time; it goes on (see jid)
+    unsupported,  // the plugin does not implement the operation
+    internal,     // a plugin or the core misbehaved
+};
+
+class DomainError : public std::runtime_error {
 public:
-    ApiError(int status, const std::string& message, Poco::JSON::Object::Ptr extra = nullptr)
-        : std::runtime_error(message), status_(status), extra_(extra) {}
-    int status() const { return status_; }
-    Poco::JSON::Object::Ptr extra() const { return extra_; }
+    DomainError(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    Errc code() const { return code_; }
+
+    // What the error is about, when it is about hosts: the busy hosts of a
+    // conflict, the unmatched target patterns of an invalid/not_found.
+    std::vector<std::string> hosts;
+    // The job that goes on after a timeout.
+    std::string jid;
 
 private:
-    int status_;
-    Poco::JSON::Object::Ptr extra_;
+    Errc code_;
 };
 
 }  // namespace exed

@@ -5,7 +5,9 @@
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/signature.hpp"
+#include "operate/job_service.hpp"
 #include "operate/submitter.hpp"
+#include "plugins/in_process_client.hpp"
 #include "redis/embedded.hpp"
 #include "runner/runner.hpp"
 
@@ -180,7 +182,9 @@ int ExedApp::serve(bool worker_only) {
     }
 
     std::string consumer = fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id());
-    runner::Runner runner(settings, registry, store, locks, queue, consumer);
+    plugins::InProcessClient client(registry, settings.executor);
+    jobs::QueuedLeases queued;
+    runner::WorkerPool runner(settings, client, store, locks, queue, queued, consumer);
     runner.start(settings.concurrency);
 
     int rc = EXIT_OK;
@@ -189,11 +193,9 @@ int ExedApp::serve(bool worker_only) {
                                          settings.concurrency));
         waitForTerminationRequest();
     } else {
-        operate::Submitter submitter(settings, registry, store, locks, queue,
-                                     [&runner](const std::string& jid, const std::vector<std::string>& hosts) {
-                                         runner.hold_queued(jid, hosts);
-                                     });
-        http::Services services{settings, registry, pool, store, submitter};
+        operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
+        operate::JobService job_service(settings, registry, store, pool);
+        http::Services services{settings, registry, submitter, job_service};
         http::Server server(services);
         try {
             server.start();

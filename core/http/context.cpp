@@ -1,7 +1,7 @@
 #include "http/context.hpp"
 
-#include "errors.hpp"
-#include "jobs/model.hpp"
+#include "http/api_error.hpp"
+#include "json.hpp"
 #include "operate/validate.hpp"
 
 #include <Poco/JSON/JSONException.h>
@@ -31,7 +31,7 @@ Poco::JSON::Object::Ptr Context::body_object() {
     if (body.empty()) throw ApiError(400, "a JSON object body is required");
     Poco::Dynamic::Var v;
     try {
-        v = jobs::parse_json(body);
+        v = parse_json(body);
     } catch (const Poco::Exception& e) {
         throw ApiError(400, "malformed JSON: " + e.message());
     }
@@ -40,7 +40,7 @@ Poco::JSON::Object::Ptr Context::body_object() {
 }
 
 void Context::json(int status, const Poco::Dynamic::Var& body) {
-    std::string text = jobs::json_string(body);
+    std::string text = json_string(body);
     response.setStatusAndReason(Poco::Net::HTTPResponse::HTTPStatus(status));
     response.setContentType("application/json");
     response.setContentLength64(Poco::Int64(text.size()));

@@ -35,16 +35,14 @@ void add_info_routes(Router& r, Services& s) {
         c.json(200, out);
     });
     r.add("GET", "/health", [&s](Context& c) {
-        bool redis_ok = s.pool.ping();
-        auto executor = s.registry.find("executor", s.settings.executor);
-        // The executor's check("health") says whether it can work now (e.g.
-        // salt-api reachable); executors without that notion accept it.
-        auto health = executor ? executor->check("health", "{}") : plugins::OpResult{};
-        bool exec_ok = executor && health.ok();
+        auto health = s.jobs.health();
+        bool redis_ok = health.store_ok, exec_ok = health.executor_ok();
         Poco::JSON::Object o;
         o.set("redis", redis_ok ? "ok" : "unavailable");
-        o.set("executor", exec_ok ? s.settings.executor : executor ? "unavailable" : "not loaded");
-        if (executor && !health.ok()) o.set("executor_error", health.error);
+        o.set("executor", exec_ok                  ? s.settings.executor
+                          : health.executor_loaded ? "unavailable"
+                                                   : "not loaded");
+        if (!health.executor_error.empty()) o.set("executor_error", health.executor_error);
         c.json(redis_ok && exec_ok ? 200 : 503, o);
     });
 }

@@ -1,8 +1,10 @@
 // /jobs: list (paginated from the index), get, follow (NDJSON or SSE from
 // the job's Redis stream), delete, cancel.
-#include "errors.hpp"
+#include "http/api_error.hpp"
+#include "http/job_json.hpp"
 #include "http/router.hpp"
 #include "http/services.hpp"
+#include "json.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
@@ -15,14 +17,6 @@ namespace exed::http {
 
 namespace {
 
-jobs::Job require_job(Services& s, const std::string& jid) {
-    static const Poco::RegularExpression shape("^[A-Za-z0-9-]{1,64}$");
-    std::optional<jobs::Job> job;
-    if (shape.match(jid)) job = s.store.get(jid);
-    if (!job) throw ApiError(404, "no such job: " + jid);
-    return *job;
-}
-
 void list_jobs(Services& s, Context& c) {
     c.only_params({"detail", "limit", "cursor"});
     int limit = 1000;
@@ -34,10 +28,10 @@ void list_jobs(Services& s, Context& c) {
     if (!cursor.empty() && !Poco::NumberParser::tryParse64(cursor, n))
         throw ApiError(400, "cursor must be the X-Next-Cursor value of a previous page");
     bool detail = c.flag("detail");
-    auto page = s.store.list(limit, cursor, detail);
+    auto page = s.jobs.list(limit, cursor, detail);
     Poco::JSON::Array out;
     for (auto& j : page.jobs) {
-        if (detail) out.add(j.to_json(nullptr));
+        if (detail) out.add(job_json(j, nullptr));
         else out.add(j.jid);
     }
     if (!page.next_cursor.empty()) {
@@ -69,10 +63,10 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
         }
         out.flush();
     };
-    write("job", "", jobs::json_string(job.to_json(nullptr)));
+    write("job", "", json_string(job_json(job, nullptr)));
     auto last_write = std::chrono::steady_clock::now();
     while (out.good()) {
-        auto events = s.store.events(job.jid, after, 200, 1000);
+        auto events = s.jobs.events(job.jid, after, 200, 1000);
         for (auto& e : events) {
             write(e.type, e.id, e.data.empty() ? "null" : e.data);
             after = e.id;
@@ -88,13 +82,13 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
             last_write = std::chrono::steady_clock::now();
         }
         // The record can vanish (deleted or expired) while we follow.
-        if (events.empty() && !s.store.get(job.jid)) return;
+        if (events.empty() && !s.jobs.find(job.jid)) return;
     }
 }
 
 void get_job(Services& s, Context& c) {
     c.only_params({"outputs", "follow", "after"});
-    auto job = require_job(s, c.params["jid"]);
+    auto job = s.jobs.get(c.params["jid"]);
     if (c.flag("follow")) {
         bool sse = c.request.get("Accept", "").find("text/event-stream") != std::string::npos;
         std::string after = c.query.get("after", c.request.get("Last-Event-ID", "0"));
@@ -104,37 +98,25 @@ void get_job(Services& s, Context& c) {
         return;
     }
     if (c.flag("outputs")) {
-        auto returns = s.store.returns(job.jid);
-        c.json(200, job.to_json(&returns));
+        auto returns = s.jobs.returns(job.jid);
+        c.json(200, job_json(job, &returns));
     } else {
-        c.json(200, job.to_json(nullptr));
+        c.json(200, job_json(job, nullptr));
     }
 }
 
 void delete_job(Services& s, Context& c) {
     c.only_params({});
-    auto job = require_job(s, c.params["jid"]);
-    if (!jobs::status::terminal(job.status)) {
-        throw ApiError(409, "job " + job.jid + " is " + job.status +
-                                "; cancel it first with POST /jobs/" + job.jid + "/cancel");
-    }
-    s.store.remove(job.jid);
+    s.jobs.remove(c.params["jid"]);
     c.no_content();
 }
 
 void cancel_job(Services& s, Context& c) {
     c.only_params({});
-    auto job = require_job(s, c.params["jid"]);
-    if (jobs::status::terminal(job.status))
-        throw ApiError(409, "job " + job.jid + " already ended (" + job.status + ")");
-    s.store.request_cancel(job.jid);
+    auto job = s.jobs.get(c.params["jid"]);
     Poco::JSON::Object out;
     out.set("jid", job.jid);
-    // A queued job ends here and now; a running one is stopped by its
-    // worker within a moment (its processes get SIGTERM, then SIGKILL).
-    if (job.status == jobs::status::queued &&
-        s.store.finish(job.jid, jobs::Failure, jobs::status::cancelled, "cancelled", {},
-                       job.targets, jobs::status::queued)) {
+    if (s.jobs.cancel(job)) {
         out.set("status", jobs::status::cancelled);
         c.json(200, out);
         return;

@@ -1,9 +1,12 @@
 // /ping /facter /service /execute /deploy /release and /target(s).
 // POST = async (201 {"jid"}), GET with target= = sync (the same job path,
 // waiting for the end, every matched host in the answer).
+#include "catalogue.hpp"
 #include "errors.hpp"
+#include "http/api_error.hpp"
 #include "http/router.hpp"
 #include "http/services.hpp"
+#include "json.hpp"
 #include "operate/validate.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -28,25 +31,26 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     operate::Submission sub;
     sub.operate = op;
     sub.sync = true;
-    sub.args = operate::args_from_query(op, ctx.query, sub.patterns);
+    operate::Query query(ctx.query.begin(), ctx.query.end());
+    sub.args = operate::args_from_query(op, query, sub.patterns);
     auto job = s.submitter.submit(sub);
     auto done = s.submitter.wait(job.jid, s.settings.sync_timeout);
     if (!done) {
-        Poco::JSON::Object::Ptr extra = new Poco::JSON::Object;
-        extra->set("jid", job.jid);
-        throw ApiError(504, "the operation did not finish within " +
-                                std::to_string(s.settings.sync_timeout) +
-                                " s; it goes on as job " + job.jid + " (GET /jobs/" + job.jid +
-                                "?follow=1)", extra);
+        DomainError e(Errc::timeout, "the operation did not finish within " +
+                                         std::to_string(s.settings.sync_timeout) +
+                                         " s; it goes on as job " + job.jid + " (GET /jobs/" +
+                                         job.jid + "?follow=1)");
+        e.jid = job.jid;
+        throw e;
     }
-    auto returns = s.store.returns(job.jid);
+    auto returns = s.jobs.returns(job.jid);
     if (returns.empty() && done->state != jobs::Done) {
         Poco::JSON::Object::Ptr extra = new Poco::JSON::Object;
         extra->set("jid", job.jid);
         throw ApiError(500, done->error.empty() ? "the operation failed" : done->error, extra);
     }
     Poco::JSON::Object out;
-    for (auto& [host, json] : returns) out.set(host, jobs::parse_json(json));
+    for (auto& [host, json] : returns) out.set(host, parse_json(json));
     ctx.response.set("X-Exed-Jid", job.jid);
     ctx.json(200, out);
 }
@@ -56,21 +60,17 @@ void targets(Services& s, Context& ctx) {
     std::string pattern = ctx.query.get("pattern", "*");
     if (pattern.empty()) pattern = "*";
     Poco::JSON::Array out;
-    try {
-        for (auto& h : s.submitter.expand({pattern}, 404)) out.add(h);
-    } catch (const ApiError& e) {
-        if (e.status() != 404) throw;  // no match is an empty list here, not an error
-    }
+    for (auto& h : s.submitter.expand({pattern})) out.add(h);  // no match: an empty list
     ctx.json(200, out);
 }
 
 }  // namespace
 
 void add_operate_routes(Router& r, Services& s) {
-    for (const char* op : {"ping", "facter", "service", "execute", "deploy", "release"}) {
-        std::string name = op;
+    for (const auto& op : catalogue::operations()) {
+        std::string name = op.name;
         r.add("POST", "/" + name, [&s, name](Context& c) { async_op(s, c, name); });
-        if (operate::sync_allowed(name))
+        if (op.sync_allowed)
             r.add("GET", "/" + name, [&s, name](Context& c) { sync_op(s, c, name); });
     }
     r.add("GET", "/target", [&s](Context& c) { targets(s, c); });

@@ -1,6 +1,6 @@
 #include "http/router.hpp"
 
-#include "errors.hpp"
+#include "http/api_error.hpp"
 
 namespace exed::http {
 

@@ -1,7 +1,6 @@
 #include "http/server.hpp"
 
-#include "errors.hpp"
-#include "redis/pool.hpp"
+#include "http/error_map.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -49,8 +48,9 @@ public:
             router_.dispatch(ctx, req.getMethod(), uri.getPath());
         } catch (const ApiError& e) {
             fail(ctx, e.status(), e.what(), e.extra());
-        } catch (const redis::Unavailable& e) {
-            fail(ctx, 503, std::string("job store unavailable: ") + e.what(), nullptr);
+        } catch (const DomainError& e) {
+            auto answer = to_api_error(e);
+            fail(ctx, answer.status(), answer.what(), answer.extra());
         } catch (const Poco::SyntaxException& e) {
             fail(ctx, 400, "malformed request URI: " + e.message(), nullptr);
         } catch (const Poco::Net::ConnectionResetException&) {

@@ -2,19 +2,17 @@
 #pragma once
 
 #include "config.hpp"
-#include "jobs/store.hpp"
+#include "operate/job_service.hpp"
 #include "operate/submitter.hpp"
 #include "plugins/registry.hpp"
-#include "redis/pool.hpp"
 
 namespace exed::http {
 
 struct Services {
     const Settings& settings;
     plugins::Registry& registry;
-    redis::Pool& pool;
-    jobs::Store& store;
     operate::Submitter& submitter;
+    operate::JobService& jobs;
 };
 
 class Router;

@@ -1,23 +1,14 @@
 #include "jobs/model.hpp"
 
+#include "json.hpp"
+
 #include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 #include <Poco/NumberParser.h>
 
-#include <sstream>
 
 namespace exed::jobs {
 
 bool status::terminal(const std::string& s) { return s == done || s == failed || s == cancelled; }
-
-std::string json_string(const Poco::Dynamic::Var& v) {
-    std::ostringstream out;
-    Poco::JSON::Stringifier::condense(v, out);
-    return out.str();
-}
-
-Poco::Dynamic::Var parse_json(const std::string& text) { return Poco::JSON::Parser().parse(text); }
 
 std::map<std::string, std::string> Job::to_fields() const {
     Poco::JSON::Array t;
@@ -77,38 +68,6 @@ Job Job::from_fields(const std::map<std::string, std::string>& f) {
     j.cancel_requested = get(f, "cancel") == "1";
     j.signature = get(f, "sig");
     return j;
-}
-
-Poco::JSON::Object::Ptr Job::to_json(const std::map<std::string, std::string>* returns) const {
-    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-    o->set("jid", jid);
-    o->set("state", state);
-    o->set("status", status);
-    o->set("error", error);
-    o->set("startat", startat);
-    o->set("created", created_ms / 1000);
-    o->set("finished", finished);
-    o->set("operate", operate);
-    try {
-        o->set("operate_args", parse_json(operate_args.empty() ? "{}" : operate_args));
-    } catch (const Poco::Exception&) {
-        o->set("operate_args", operate_args);
-    }
-    Poco::JSON::Array t;
-    for (auto& h : targets) t.add(h);
-    o->set("targets", t);
-    if (returns) {
-        Poco::JSON::Object::Ptr data = new Poco::JSON::Object;
-        for (auto& [host, json] : *returns) {
-            try {
-                data->set(host, parse_json(json));
-            } catch (const Poco::Exception&) {
-                data->set(host, json);
-            }
-        }
-        o->set("return_data", data);
-    }
-    return o;
 }
 
 }  // namespace exed::jobs

@@ -5,8 +5,6 @@
 // failed and cancelled are 2 (a cancelled job's error is "cancelled").
 #pragma once
 
-#include <Poco/JSON/Object.h>
-
 #include <cstdint>
 #include <map>
 #include <string>
@@ -15,8 +13,6 @@
 namespace exed::jobs {
 
 enum JobState { Done = 0, Running = 1, Failure = 2 };
-// Per-host operate states.
-enum OperateState { OK = 0, Skiped = 1, Failed = 2, Unreachable = 3, Changed = 4 };
 
 namespace status {
 inline const std::string queued = "queued", running = "running", done = "done",
@@ -30,7 +26,9 @@ struct Job {
     std::string status = status::queued;
     std::string error;
     std::string operate;       // API operation: ping facter service execute deploy release
-    std::string operate_args;  // JSON object as given (validated)
+    // The plugin's arguments, "targets" (the expanded hosts) included: one
+    // JSON document, made once at submit, signed, handed to the plugin as is.
+    std::string operate_args;
     std::vector<std::string> targets;  // expanded host names
     std::string plugin_kind;   // executor | releaser
     std::string plugin_type;   // ansible, salt, common, ...
@@ -46,13 +44,6 @@ struct Job {
     // Redis hash fields <-> Job.
     std::map<std::string, std::string> to_fields() const;
     static Job from_fields(const std::map<std::string, std::string>& f);
-
-    // The public record (GET /jobs/<jid>); return_data only when given.
-    Poco::JSON::Object::Ptr to_json(const std::map<std::string, std::string>* returns) const;
 };
-
-// JSON helpers shared by the core.
-std::string json_string(const Poco::Dynamic::Var& v);
-Poco::Dynamic::Var parse_json(const std::string& text);  // throws Poco::Exception
 
 }  // namespace exed::jobs

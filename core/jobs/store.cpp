@@ -3,6 +3,9 @@
 #include "jobs/keys.hpp"
 #include "jobs/locks.hpp"
 #include "jobs/script.hpp"
+#include "json.hpp"
+
+#include <Poco/JSON/Object.h>
 
 namespace exed::jobs {
 

@@ -1,5 +1,6 @@
 #include "operate/validate.hpp"
 
+#include "catalogue.hpp"
 #include "errors.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -11,33 +12,15 @@ namespace exed::operate {
 
 namespace {
 
-enum class Type { String, Int, Bool, Object, StringOrNull };
+[[noreturn]] void bad(const std::string& msg) { throw DomainError(Errc::invalid, msg); }
 
-struct Field {
-    const char* name;
-    Type type;
-    bool required;
-};
+using catalogue::Arg;
+using Type = catalogue::ArgType;
 
-const std::map<std::string, std::vector<Field>>& specs() {
-    static const std::map<std::string, std::vector<Field>> s = {
-        {"ping", {}},
-        {"facter", {}},
-        {"service",
-         {{"name", Type::String, true}, {"state", Type::Int, true}, {"graceful", Type::Bool, false}}},
-        {"execute", {{"cmd", Type::String, true}}},
-        {"deploy",
-         {{"role", Type::String, true},
-          {"partial", Type::StringOrNull, false},
-          {"extra_vars", Type::Object, false}}},
-        {"release",
-         {{"appname", Type::String, true},
-          {"apptype", Type::String, true},
-          {"revision", Type::String, true},
-          {"rollback", Type::Bool, false},
-          {"extra_opts", Type::Object, false}}},
-    };
-    return s;
+const std::vector<Arg>& fields_of(const std::string& op) {
+    const auto* o = catalogue::find(op);
+    if (!o) bad("unknown operation '" + op + "'");
+    return o->args;
 }
 
 const char* type_name(Type t) {
@@ -51,8 +34,6 @@ const char* type_name(Type t) {
     return "?";
 }
 
-[[noreturn]] void bad(const std::string& msg) { throw ApiError(400, msg); }
-
 bool type_ok(const Poco::Dynamic::Var& v, Type t) {
     switch (t) {
         case Type::String: return v.isString();
@@ -64,26 +45,22 @@ bool type_ok(const Poco::Dynamic::Var& v, Type t) {
     return false;
 }
 
-// Checks that depend on the value, after the types are right.
+// Checks that depend on the value, after the types are right: ranges
+// first, then emptiness (the order the messages always came in).
 void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
-    if (op == "service") {
-        int state = args->getValue<int>("state");
-        if (state < 0 || state > 2) bad("state must be 0 (started), 1 (stopped) or 2 (restarted)");
-        if (args->getValue<std::string>("name").empty()) bad("name must not be empty");
+    const auto& fields = fields_of(op);
+    for (const auto& f : fields) {
+        if (f.type != Type::Int || f.max < f.min || !args->has(f.name)) continue;
+        int v = args->getValue<int>(f.name);
+        if (v < f.min || v > f.max) bad(f.range_message);
     }
-    if (op == "execute" && args->getValue<std::string>("cmd").empty()) bad("cmd must not be empty");
-    if (op == "deploy" && args->getValue<std::string>("role").empty()) bad("role must not be empty");
-    if (op == "release") {
-        for (const char* f : {"appname", "apptype"})
-            if (args->getValue<std::string>(f).empty()) bad(std::string(f) + " must not be empty");
+    for (const auto& f : fields) {
+        if (f.non_empty && args->has(f.name) && args->getValue<std::string>(f.name).empty())
+            bad(std::string(f.name) + " must not be empty");
     }
 }
 
 }  // namespace
-
-bool known_operation(const std::string& op) { return specs().count(op) > 0; }
-bool sync_allowed(const std::string& op) { return op != "deploy" && op != "release"; }
-bool read_only(const std::string& op) { return op == "ping" || op == "facter"; }
 
 bool parse_flag(const std::string& name, const std::string& v) {
     if (v == "1" || v == "true" || v == "True") return true;
@@ -93,7 +70,7 @@ bool parse_flag(const std::string& name, const std::string& v) {
 
 Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::Object::Ptr& body,
                                        std::vector<std::string>& targets, int& run_timeout) {
-    const auto& fields = specs().at(op);
+    const auto& fields = fields_of(op);
     Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
     // Reject unknown fields: a typo ("target" for "targets") must not be ignored.
     for (const auto& [key, value] : *body) {
@@ -132,24 +109,25 @@ Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::
     return args;
 }
 
-Poco::JSON::Object::Ptr args_from_query(const std::string& op,
-                                        const Poco::Net::NameValueCollection& query,
+Poco::JSON::Object::Ptr args_from_query(const std::string& op, const Query& query,
                                         std::vector<std::string>& targets) {
-    const auto& fields = specs().at(op);
+    const auto& fields = fields_of(op);
     for (const auto& [key, value] : query) {
         bool known = key == "target";
         for (const auto& f : fields) known = known || key == f.name;
         if (!known) bad("unknown parameter '" + key + "' for " + op);
     }
-    if (!query.has("target") || query.get("target").empty()) bad("target is required");
-    targets = {query.get("target")};
+    auto target = query.find("target");
+    if (target == query.end() || target->second.empty()) bad("target is required");
+    targets = {target->second};
     Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
     for (const auto& f : fields) {
-        if (!query.has(f.name)) {
+        auto found = query.find(f.name);
+        if (found == query.end()) {
             if (f.required) bad(std::string(f.name) + " is required");
             continue;
         }
-        const std::string& v = query.get(f.name);
+        const std::string& v = found->second;
         switch (f.type) {
             case Type::Int: {
                 int n = 0;

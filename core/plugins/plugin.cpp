@@ -1,21 +1,11 @@
 #include "plugins/plugin.hpp"
 
+#include "catalogue.hpp"
 #include "plugins/call.hpp"
 
 #include <Poco/Logger.h>
 
 namespace exed::plugins {
-
-const std::vector<std::string>& executor_ops() {
-    static const std::vector<std::string> ops = {"targets", "ping",    "facter",
-                                                 "service", "execute", "deploy"};
-    return ops;
-}
-
-const std::vector<std::string>& releaser_ops() {
-    static const std::vector<std::string> ops = {"release", "rollback", "revision"};
-    return ops;
-}
 
 Plugin::Plugin(boost::dll::shared_library lib, const exed_plugin_desc* desc, PluginInfo info,
                std::string config_json)
@@ -41,23 +31,10 @@ bool Plugin::init(std::string& error) {
 // Looks an operation up in the ops table, honouring the table's struct_size:
 // a plugin built against an older minor version simply lacks later fields.
 exed_op_fn Plugin::op_fn(const std::string& op) const {
-    const exed_ops* ops = desc_->ops;
-#define EXED_OP_(field)                                                        \
-    if (op == #field) return EXED_HAS_FIELD(ops, exed_ops, field) ? ops->field : nullptr;
-    if (info_.kind == "executor") {
-        EXED_OP_(targets)
-        EXED_OP_(ping)
-        EXED_OP_(facter)
-        EXED_OP_(service)
-        EXED_OP_(execute)
-        EXED_OP_(deploy)
-    } else {
-        EXED_OP_(release)
-        EXED_OP_(rollback)
-        EXED_OP_(revision)
-    }
-#undef EXED_OP_
-    return nullptr;
+    catalogue::Kind kind;
+    if (!catalogue::kind_of(info_.kind, kind)) return nullptr;
+    const auto* slot = catalogue::find_plugin_op(kind, op);
+    return slot ? catalogue::slot(desc_->ops, *slot) : nullptr;
 }
 
 bool Plugin::has_op(const std::string& op) const { return op_fn(op) != nullptr; }

@@ -50,10 +50,6 @@ public:
     virtual std::string job_id() const { return {}; }
 };
 
-// Names of the operations, in the order of the ops table.
-const std::vector<std::string>& executor_ops();
-const std::vector<std::string>& releaser_ops();
-
 class Plugin {
 public:
     // Takes ownership of the library; `desc` points into it.

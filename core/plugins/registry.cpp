@@ -1,5 +1,7 @@
 #include "plugins/registry.hpp"
 
+#include "catalogue.hpp"
+
 #include <Poco/Logger.h>
 
 #include <boost/dll/shared_library.hpp>
@@ -17,27 +19,21 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("exed.plugins"); }
 
-bool valid_kind(const std::string& kind) { return kind == "executor" || kind == "releaser"; }
+// Every 1.x ops table holds at least the fields of 1.0's, which ends with
+// `revision`. A table claiming less was not built from any 1.x header.
+constexpr size_t kOpsSize_1_0 = offsetof(exed_ops, revision) + sizeof(exed_op_fn);
 
-// The operations a kind cannot do without.
-std::string missing_required_op(const exed_plugin_desc* d) {
+// The operations a plugin cannot do without. An ABI 1.0 plugin must fill
+// every slot of its kind (1.0 had no way to say "not implemented"); from
+// 1.1 an empty slot answers "unsupported", and only an executor's target
+// expansion is required (nothing can be submitted without it).
+std::string missing_required_op(const exed_plugin_desc* d, catalogue::Kind kind) {
     const exed_ops* ops = d->ops;
     if (!ops->init || !ops->fini) return "init/fini";
-    std::string kind = d->kind;
-    const auto& names = kind == "executor" ? executor_ops() : releaser_ops();
-    for (const auto& name : names) {
-        // The ops known to ABI 1.0 are all inside every 1.x table.
-        exed_op_fn fn = nullptr;
-        if (name == "targets") fn = ops->targets;
-        else if (name == "ping") fn = ops->ping;
-        else if (name == "facter") fn = ops->facter;
-        else if (name == "service") fn = ops->service;
-        else if (name == "execute") fn = ops->execute;
-        else if (name == "deploy") fn = ops->deploy;
-        else if (name == "release") fn = ops->release;
-        else if (name == "rollback") fn = ops->rollback;
-        else if (name == "revision") fn = ops->revision;
-        if (!fn) return name;
+    for (const auto& op : catalogue::plugin_ops()) {
+        if (op.kind != kind) continue;
+        bool required = d->abi_minor == 0 || op.name == std::string(catalogue::expand_op);
+        if (required && !catalogue::slot(ops, op)) return op.name;
     }
     return {};
 }
@@ -106,8 +102,15 @@ bool Registry::load_file(const std::string& path) {
         refuse(path, "descriptor lacks kind, type, name, version or ops");
         return false;
     }
+    // Nothing of the ops table is read before its size is known to cover it.
+    if (d->ops->struct_size < kOpsSize_1_0) {
+        refuse(path, fmt::format("ops table too small: struct_size {} < {} (ABI 1.0's table)",
+                                 d->ops->struct_size, kOpsSize_1_0));
+        return false;
+    }
     PluginInfo info{d->kind, d->type, d->name, d->version, d->abi_major, d->abi_minor, path};
-    if (!valid_kind(info.kind)) {
+    catalogue::Kind kind;
+    if (!catalogue::kind_of(info.kind, kind)) {
         refuse(path, "unknown kind '" + info.kind + "' (expected executor or releaser)");
         return false;
     }
@@ -115,7 +118,7 @@ bool Registry::load_file(const std::string& path) {
         refuse(path, "empty type");
         return false;
     }
-    if (std::string missing = missing_required_op(d); !missing.empty()) {
+    if (std::string missing = missing_required_op(d, kind); !missing.empty()) {
         refuse(path, info.kind + " lacks required operation " + missing);
         return false;
     }

@@ -2,6 +2,8 @@
 // AUTH/SELECT on connect and "Redis is down" as one exception type (-> 503).
 #pragma once
 
+#include "errors.hpp"
+
 #include "redis/url.hpp"
 
 #include <Poco/ObjectPool.h>
@@ -35,10 +37,11 @@ struct Reply {
     Poco::Int64 num() const { return kind == Int ? integer : (str.empty() ? 0 : std::stoll(str)); }
 };
 
-// Redis cannot be reached (refused, reset, timed out). The HTTP layer maps
-// it to 503; workers back off and retry.
-struct Unavailable : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// Redis cannot be reached (refused, reset, timed out): the job store is
+// unavailable (a face answers "retry later"); workers back off and retry.
+struct Unavailable : DomainError {
+    explicit Unavailable(const std::string& what)
+        : DomainError(Errc::unavailable, "job store unavailable: " + what) {}
 };
 
 // Redis answered with an error reply (a bug or bad data, not an outage).

@@ -1,6 +1,7 @@
 #include "runner/job_hooks.hpp"
 
-#include "jobs/model.hpp"
+#include "catalogue.hpp"
+#include "json.hpp"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
@@ -11,23 +12,19 @@
 
 namespace exed::runner {
 
-JobHooks::JobHooks(jobs::Store& store, plugins::Registry& registry, std::string executor_type,
-                   std::string jid, int64_t deadline_epoch_s)
-    : store_(store), registry_(registry), executor_type_(std::move(executor_type)),
-      jid_(std::move(jid)), deadline_(deadline_epoch_s) {}
+JobHooks::JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
+                   int64_t deadline_epoch_s)
+    : store_(store), client_(client), jid_(std::move(jid)), deadline_(deadline_epoch_s) {}
 
 void JobHooks::emit(const std::string& event_json) {
-    // Remember per-host results: {"host": {...}} without a task "name".
-    try {
-        auto obj = jobs::parse_json(event_json).extract<Poco::JSON::Object::Ptr>();
+    {
         std::lock_guard<std::mutex> l(mutex_);
-        for (const auto& [host, body] : *obj) {
-            if (body.type() != typeid(Poco::JSON::Object::Ptr)) continue;
-            auto b = body.extract<Poco::JSON::Object::Ptr>();
-            if (!b->has("name")) host_results_[host] = jobs::json_string(b);
-        }
-    } catch (const Poco::Exception&) {
-        // Not an object keyed by host: stored as the plugin sent it anyway.
+        events_.push_back(event_json);
+        event_bytes_ += event_json.size();
+        size_t drop = 0;
+        while (event_bytes_ > kKeptEventBytes && drop + 1 < events_.size())
+            event_bytes_ -= events_[drop++].size();
+        events_.erase(events_.begin(), events_.begin() + long(drop));
     }
     // A Redis outage must not lose the event: the plugin waits (up to 60 s),
     // which is the right back-pressure for a job whose history is its point.
@@ -61,27 +58,27 @@ int JobHooks::run_executor(const std::string& request_json, std::string& out) {
     auto message = [&](const std::string& m) {
         Poco::JSON::Object o;
         o.set("message", m);
-        out = jobs::json_string(o);
+        out = json_string(o);
     };
-    auto exec = registry_.find("executor", executor_type_);
-    if (!exec) {
-        message("executor plugin '" + executor_type_ + "' is not loaded");
+    auto exec = client_.executor();
+    if (!client_.available(exec)) {
+        message("executor plugin '" + exec.type + "' is not loaded");
         return EXED_ERR;
     }
     std::string op, args;
     try {
-        auto req = jobs::parse_json(request_json).extract<Poco::JSON::Object::Ptr>();
+        auto req = parse_json(request_json).extract<Poco::JSON::Object::Ptr>();
         op = req->getValue<std::string>("op");
-        args = req->has("args") ? jobs::json_string(req->get("args")) : "{}";
+        args = req->has("args") ? json_string(req->get("args")) : "{}";
     } catch (const Poco::Exception& e) {
         message("bad run_executor request: " + e.displayText());
         return EXED_ERR_BAD_INPUT;
     }
-    if (op == "targets") {
-        message("run_executor cannot run 'targets'");
+    if (op == catalogue::expand_op) {
+        message(std::string("run_executor cannot run '") + catalogue::expand_op + "'");
         return EXED_ERR_BAD_INPUT;
     }
-    auto r = exec->invoke(op, args, *this);  // same job: same events, cancel, processes
+    auto r = client_.run(exec, op, args, *this);  // same job: same events, cancel, processes
     if (r.ok()) {
         out = r.result.empty() ? "{}" : r.result;
     } else {
@@ -118,9 +115,9 @@ std::chrono::steady_clock::time_point JobHooks::stopped_at() const {
     return stopped_at_;
 }
 
-std::map<std::string, std::string> JobHooks::host_results() const {
+std::vector<std::string> JobHooks::host_events() const {
     std::lock_guard<std::mutex> l(mutex_);
-    return host_results_;
+    return events_;
 }
 
 }  // namespace exed::runner

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "jobs/store.hpp"
-#include "plugins/registry.hpp"
+#include "plugins/executor_client.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -12,13 +12,14 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace exed::runner {
 
 class JobHooks : public plugins::CallHooks {
 public:
-    JobHooks(jobs::Store& store, plugins::Registry& registry, std::string executor_type,
-             std::string jid, int64_t deadline_epoch_s);
+    JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
+             int64_t deadline_epoch_s);
 
     // CallHooks
     void emit(const std::string& event_json) override;
@@ -37,16 +38,17 @@ public:
     std::string stop_reason() const;
     std::chrono::steady_clock::time_point stopped_at() const;
 
-    // The last per-host result seen in events (not task events), used when
-    // a plugin fails before returning its result map.
-    std::map<std::string, std::string> host_results() const;
+    // The host events seen so far, as emitted (up to kKeptEventBytes, the
+    // latest kept), read only when a plugin fails before returning its
+    // result map: parsed then, not on every emit.
+    std::vector<std::string> host_events() const;
+    static constexpr size_t kKeptEventBytes = 16 << 20;
 
 private:
     void signal_all(int sig);
 
     jobs::Store& store_;
-    plugins::Registry& registry_;
-    std::string executor_type_;
+    plugins::ExecutorClient& client_;
     std::string jid_;
     int64_t deadline_;
     std::atomic<bool> stop_{false};
@@ -54,7 +56,8 @@ private:
     std::set<pid_t> groups_;
     std::string reason_;
     std::chrono::steady_clock::time_point stopped_at_;
-    std::map<std::string, std::string> host_results_;
+    std::vector<std::string> events_;
+    size_t event_bytes_ = 0;
 };
 
 }  // namespace exed::runner

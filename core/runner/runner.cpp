@@ -1,10 +1,10 @@
 #include "runner/runner.hpp"
 
 #include "jobs/signature.hpp"
-#include "operate/validate.hpp"
+#include "catalogue.hpp"
+#include "runner/host_results.hpp"
 
 #include <Poco/Environment.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/Logger.h>
 #include <Poco/Process.h>
 
@@ -22,30 +22,9 @@ using Clock = std::chrono::steady_clock;
 
 int64_t now_s() { return int64_t(time(nullptr)); }
 
-// A job fails when the plugin failed or any host ended Failed/Unreachable.
-std::vector<std::string> failed_hosts(const std::map<std::string, std::string>& results) {
-    std::vector<std::string> out;
-    for (const auto& [host, json] : results) {
-        try {
-            auto o = jobs::parse_json(json).extract<Poco::JSON::Object::Ptr>();
-            int st = o->has("status") ? o->getValue<int>("status") : o->optValue<int>("state", 0);
-            if (st == jobs::Failed || st == jobs::Unreachable) out.push_back(host);
-        } catch (const Poco::Exception&) {
-        }
-    }
-    return out;
-}
-
-std::map<std::string, std::string> per_host(const std::string& result_json) {
-    std::map<std::string, std::string> out;
-    if (result_json.empty()) return out;
-    try {
-        auto o = jobs::parse_json(result_json).extract<Poco::JSON::Object::Ptr>();
-        for (const auto& [host, body] : *o) out[host] = jobs::json_string(body);
-    } catch (const Poco::Exception&) {
-        out["_result"] = result_json;  // not keyed by host: keep it whole
-    }
-    return out;
+bool is_read_only(const std::string& operation) {
+    const auto* op = catalogue::find(operation);
+    return op && op->read_only;
 }
 
 }  // namespace
@@ -68,21 +47,22 @@ int64_t stale_consumer_ms(int lease_s) {
     return std::max<int64_t>(10 * int64_t(lease_s), 600) * 1000;
 }
 
-Runner::Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
-               jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix)
-    : settings_(settings), registry_(registry), store_(store), locks_(locks), queue_(queue),
+WorkerPool::WorkerPool(const Settings& settings, plugins::ExecutorClient& client, jobs::Store& store,
+                       jobs::Locks& locks, jobs::Queue& queue, jobs::QueuedLeases& queued,
+                       std::string consumer_prefix)
+    : settings_(settings), client_(client), store_(store), locks_(locks), queue_(queue), queued_(queued),
       prefix_(std::move(consumer_prefix)) {}
 
-Runner::~Runner() { stop(); }
+WorkerPool::~WorkerPool() { stop(); }
 
-void Runner::start(int workers) {
+void WorkerPool::start(int workers) {
     running_ = true;
     workers_ = workers;
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
     threads_.emplace_back([this] { watchdog_loop(); });
 }
 
-void Runner::stop() {
+void WorkerPool::stop() {
     if (!running_.exchange(false)) return;
     {
         std::lock_guard<std::mutex> l(mutex_);
@@ -92,12 +72,7 @@ void Runner::stop() {
     threads_.clear();
 }
 
-void Runner::hold_queued(const std::string& jid, const std::vector<std::string>& hosts) {
-    std::lock_guard<std::mutex> l(mutex_);
-    queued_[jid] = hosts;
-}
-
-void Runner::worker_loop(int index) {
+void WorkerPool::worker_loop(int index) {
     std::string consumer = fmt::format("{}-w{}", prefix_, index);
     // The entry the last settle took for this worker: runs next. A worker
     // holds at most one such entry; if the runner stops first, it stays
@@ -140,7 +115,7 @@ void Runner::worker_loop(int index) {
     }
 }
 
-std::optional<jobs::Taken> Runner::settle(const std::string& entry_id, const std::string& jid,
+std::optional<jobs::Taken> WorkerPool::settle(const std::string& entry_id, const std::string& jid,
                                           const std::vector<std::string>& hosts,
                                           const std::optional<jobs::Ending>& end,
                                           const std::string& consumer, bool take_next) {
@@ -149,7 +124,7 @@ std::optional<jobs::Taken> Runner::settle(const std::string& entry_id, const std
     return std::move(s.next);
 }
 
-std::optional<jobs::Taken> Runner::finish_failed(const jobs::Job& job, const std::string& entry_id,
+std::optional<jobs::Taken> WorkerPool::finish_failed(const jobs::Job& job, const std::string& entry_id,
                                                  const std::string& consumer, bool take_next,
                                                  const std::string& error, const std::string& status) {
     auto next = settle(entry_id, job.jid, job.targets, jobs::Ending{jobs::Failure, status, error, {}},
@@ -158,7 +133,7 @@ std::optional<jobs::Taken> Runner::finish_failed(const jobs::Job& job, const std
     return next;
 }
 
-std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std::string& consumer,
+std::optional<jobs::Taken> WorkerPool::run_entry(const jobs::Taken& taken, const std::string& consumer,
                                              bool reclaimed, bool take_next) {
     const auto& entry = taken.entry;
     const auto& job = taken.job;
@@ -166,7 +141,6 @@ std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std
         return settle(entry.id, entry.jid, {}, std::nullopt, consumer, take_next);
     {
         std::lock_guard<std::mutex> l(mutex_);
-        queued_.erase(job->jid);
         if (active_.count(job->jid)) return std::nullopt;  // already running here (double delivery)
     }
     // Verified here, on the record as read, before claim() changes anything:
@@ -175,7 +149,7 @@ std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std
         return finish_failed(*job, entry.id, consumer, take_next,
                              "refused: the job's signature does not match this worker's job secret");
     }
-    if (reclaimed && job->status == jobs::status::running && !operate::read_only(job->operate)) {
+    if (reclaimed && job->status == jobs::status::running && !is_read_only(job->operate)) {
         return finish_failed(*job, entry.id, consumer, take_next,
                              fmt::format("worker {} was lost while running the job", job->worker));
     }
@@ -198,39 +172,31 @@ std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std
     return execute(*job, entry.id, consumer, take_next);
 }
 
-std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& entry_id,
+std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string& entry_id,
                                            const std::string& consumer, bool take_next) {
     int64_t started = now_s();
-    auto hooks = std::make_shared<JobHooks>(store_, registry_, settings_.executor, job.jid,
-                                            started + job.run_timeout);
+    auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout);
     {
         std::lock_guard<std::mutex> l(mutex_);
         active_[job.jid] = Active{job, entry_id, consumer, hooks};
     }
 
     plugins::OpResult r;
-    auto plugin = registry_.find(job.plugin_kind, job.plugin_type);
-    if (!plugin) {
+    plugins::PluginRef plugin{job.plugin_kind, job.plugin_type};
+    if (!client_.available(plugin)) {
         r.status = EXED_ERR;
         r.error = fmt::format("{} plugin '{}' is not loaded on worker {}", job.plugin_kind,
                               job.plugin_type, consumer);
     } else {
-        // The plugin gets the request's arguments plus the expanded targets.
-        Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
-        try {
-            args = jobs::parse_json(job.operate_args).extract<Poco::JSON::Object::Ptr>();
-        } catch (const Poco::Exception&) {
-        }
-        Poco::JSON::Array t;
-        for (auto& h : job.targets) t.add(h);
-        args->set("targets", t);
         logger().information(fmt::format("[{}] {} on {} host(s) by {}", job.jid, job.operate,
                                          job.targets.size(), consumer));
-        r = plugin->invoke(job.plugin_op, jobs::json_string(args), *hooks);
+        // The document made and signed at submit, targets included, as is.
+        r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
     }
 
-    auto results = per_host(r.result);
-    if (results.empty()) results = hooks->host_results();
+    // Parsed once: what is stored and what decides the job's state.
+    auto results = results_of(r.result);
+    if (results.json.empty()) results = results_from_events(hooks->host_events());
     int state = jobs::Done;
     std::string status = jobs::status::done, error;
     if (hooks->stopping() && !r.ok()) {
@@ -241,7 +207,7 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
         state = jobs::Failure;
         status = jobs::status::failed;
         error = r.error;
-    } else if (auto failed = failed_hosts(results); !failed.empty()) {
+    } else if (const auto& failed = results.failed; !failed.empty()) {
         state = jobs::Failure;
         status = jobs::status::failed;
         error = "failed on " + std::to_string(failed.size()) + " host(s): ";
@@ -255,7 +221,7 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
     // first attempt takes a next entry: a retry after a lost reply would
     // take a second one and strand the first until it is reclaimed.
     std::optional<jobs::Taken> next;
-    jobs::Ending end{state, status, error, results};
+    jobs::Ending end{state, status, error, std::move(results.json)};
     for (int attempt = 0;; ++attempt) {
         try {
             next = settle(entry_id, job.jid, job.targets, end, consumer, take_next && attempt == 0);
@@ -274,7 +240,7 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
     return next;
 }
 
-void Runner::watchdog_loop() {
+void WorkerPool::watchdog_loop() {
     auto last_renew = Clock::now(), last_reclaim = Clock::now(), last_trim = Clock::now(),
          last_sweep = Clock::now();
     // During an outage every tick fails the same way: say so once, then
@@ -323,7 +289,7 @@ void Runner::watchdog_loop() {
 
 // Cancel requests and run_timeout: stop the plugin, SIGTERM its process
 // groups, SIGKILL after the grace period.
-void Runner::watch_active() {
+void WorkerPool::watch_active() {
     std::vector<Active> snapshot;
     {
         std::lock_guard<std::mutex> l(mutex_);
@@ -340,13 +306,11 @@ void Runner::watch_active() {
     }
 }
 
-void Runner::renew_leases() {
+void WorkerPool::renew_leases() {
     std::vector<Active> running;
-    std::map<std::string, std::vector<std::string>> queued;
     {
         std::lock_guard<std::mutex> l(mutex_);
         for (auto& [jid, a] : active_) running.push_back(a);
-        queued = queued_;
     }
     int lease_ms = settings_.lease * 1000;
     for (auto& a : running) {
@@ -354,17 +318,13 @@ void Runner::renew_leases() {
         if (!lost.empty()) logger().error(fmt::format("[{}] lost host locks", a.job.jid));
         queue_.heartbeat(a.consumer, a.entry_id);
     }
-    for (auto& [jid, hosts] : queued) {
-        if (store_.status(jid) == jobs::status::queued) {
-            locks_.renew(hosts, jid, lease_ms);
-        } else {
-            std::lock_guard<std::mutex> l(mutex_);
-            queued_.erase(jid);
-        }
+    for (auto& [jid, hosts] : queued_.snapshot()) {
+        if (store_.status(jid) == jobs::status::queued) locks_.renew(hosts, jid, lease_ms);
+        else queued_.forget(jid);
     }
 }
 
-void Runner::reclaim() {
+void WorkerPool::reclaim() {
     if (workers_ == 0) return;  // nobody here could run what we claim
     auto entries = queue_.reclaim(prefix_ + "-reclaim", settings_.lease * 1000, 10);
     if (entries.empty()) return;
@@ -375,7 +335,7 @@ void Runner::reclaim() {
     }
 }
 
-int Runner::sweep_consumers(int64_t min_idle_ms) {
+int WorkerPool::sweep_consumers(int64_t min_idle_ms) {
     // Our own names are kept whatever Redis says of them: this process is
     // alive by definition, so there is nothing to clean up.
     std::vector<std::string> own{prefix_ + "-reclaim"};

@@ -1,13 +1,14 @@
 // The worker pool: threads that take jobs from the Redis queue and run them
-// through the plugins, plus one watchdog thread that enforces cancel and
+// through the executor client, plus one watchdog thread that enforces cancel and
 // run_timeout, renews leases, and reclaims jobs of workers that died.
 #pragma once
 
 #include "config.hpp"
 #include "jobs/locks.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/queued_leases.hpp"
 #include "jobs/store.hpp"
-#include "plugins/registry.hpp"
+#include "plugins/executor_client.hpp"
 #include "runner/job_hooks.hpp"
 
 #include <atomic>
@@ -26,20 +27,20 @@ namespace exed::runner {
 // watchdog forgets it: 10 leases, at least 10 minutes (see runner.cpp).
 int64_t stale_consumer_ms(int lease_s);
 
-class Runner {
+class WorkerPool {
 public:
-    Runner(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
-           jobs::Locks& locks, jobs::Queue& queue, std::string consumer_prefix);
-    ~Runner();
+    // `queued`: the jobs this process queued; their locks are renewed until
+    // a worker takes them (or they end).
+    WorkerPool(const Settings& settings, plugins::ExecutorClient& client, jobs::Store& store,
+               jobs::Locks& locks, jobs::Queue& queue, jobs::QueuedLeases& queued,
+               std::string consumer_prefix);
+    ~WorkerPool();
 
     // `workers` threads (0: only the watchdog, e.g. an API-only process).
     void start(int workers);
     // Stops taking jobs; running jobs are stopped (their processes killed)
     // and end as failed "exed was stopped while the job ran".
     void stop();
-
-    // Keeps a queued job's host locks alive until a worker starts it.
-    void hold_queued(const std::string& jid, const std::vector<std::string>& hosts);
 
     // Forgets the queue group's consumers that hold no pending entry and
     // were idle longer than min_idle_ms (dead processes' workers), never
@@ -80,10 +81,11 @@ private:
                                       const std::string& consumer, bool take_next);
 
     const Settings& settings_;
-    plugins::Registry& registry_;
+    plugins::ExecutorClient& client_;
     jobs::Store& store_;
     jobs::Locks& locks_;
     jobs::Queue& queue_;
+    jobs::QueuedLeases& queued_;
     std::string prefix_;
 
     int workers_ = 0;
@@ -91,7 +93,6 @@ private:
     std::vector<std::thread> threads_;
     std::mutex mutex_;
     std::map<std::string, Active> active_;                        // jid -> running here
-    std::map<std::string, std::vector<std::string>> queued_;      // jid -> hosts
     std::deque<jobs::QueueEntry> reclaimed_;                       // waiting for a worker
 };
 

@@ -7,6 +7,7 @@
 #include "jobs/queue.hpp"
 #include "jobs/signature.hpp"
 #include "jobs/store.hpp"
+#include "plugins/in_process_client.hpp"
 #include "plugins/registry.hpp"
 #include "runner/runner.hpp"
 
@@ -113,10 +114,14 @@ private:
 
 }  // namespace
 
-TEST_CASE("a worker draining a backlog makes at most 4 Redis round trips per job") {
+TEST_CASE("a worker draining a backlog makes 3 Redis round trips per job plus a fixed start-up") {
     // Per job: settle of the previous job taking this one with its record,
-    // claim, the plugin's host event (3); before the claim/settle scripts
-    // it was 9. lease = 300 keeps lease renewal out of the count.
+    // claim, the plugin's host event (3, as docs/architecture.md says);
+    // before the claim/settle scripts it was 9. Once per run, not per job:
+    // the first (idle) read and record read, group creation, script loads
+    // after NOSCRIPT, the watchdog's polls of the job running at its ticks
+    // (kStartup bounds them). lease = 300 keeps lease renewal out of it.
+    const int kStartup = 20;
     const int n = 50;
     SharedRedis redis;
     std::string hosts = "[test]\nhosts = node1";
@@ -152,7 +157,7 @@ TEST_CASE("a worker draining a backlog makes at most 4 Redis round trips per job
         detail += cmd + "=" + std::to_string(c) + " ";
     }
     MESSAGE("worker round trips for " << n << " jobs: " << total << " (" << detail << ")");
-    CHECK(total <= 4 * n);
+    CHECK(total <= 3 * n + kStartup);
 }
 
 TEST_CASE("a standalone worker runs the jobs of an API-only exed") {
@@ -328,9 +333,11 @@ TEST_CASE("the consumer sweep forgets stopped workers' consumers, not pending, o
     exed::Settings settings;
     settings.lease = 300;
     exed::plugins::Registry registry;
+    exed::plugins::InProcessClient client(registry, settings.executor);
     exed::jobs::Store store(*pool, 3600);
     exed::jobs::Locks locks(*pool);
-    exed::runner::Runner mine(settings, registry, store, locks, queue, "mine");
+    exed::jobs::QueuedLeases queued;
+    exed::runner::WorkerPool mine(settings, client, store, locks, queue, queued, "mine");
     mine.start(1);
     int removed = mine.sweep_consumers(1500);
     auto after = consumers();

@@ -40,9 +40,10 @@ exed_ops make_ops() {
     ops.execute = &op_ok;
 #endif
     ops.deploy = &op_ok;
-#ifdef SHORT_TABLE
-    // As if built before the releaser fields existed: the host must not
-    // look past struct_size.
+#ifdef BROKEN_SHORT_TABLE
+    // Claims ABI 1.0 with a table that ends before 1.0's did (no releaser
+    // slots): no 1.x header makes that; the host must refuse it from
+    // struct_size alone, without reading past it.
     ops.struct_size = offsetof(exed_ops, release);
 #endif
     return ops;
@@ -63,11 +64,12 @@ const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, EXED_AB
 const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, EXED_ABI_MINOR,
                                "executor", "broken-init", "broken", "1.0", &ops};
 #elif defined(BROKEN_MISSING_OP)
-const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, EXED_ABI_MINOR,
+// ABI 1.0 had no "unsupported" slot: a 1.0 executor must fill all of them.
+const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, 0,
                                "executor", "broken-missing-op", "broken", "1.0", &ops};
-#elif defined(SHORT_TABLE)
+#elif defined(BROKEN_SHORT_TABLE)
 const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, 0, "executor",
-                               "short-table", "short", "1.0", &ops};
+                               "short-table", "broken", "1.0", &ops};
 #endif
 
 }  // namespace

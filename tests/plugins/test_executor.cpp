@@ -6,6 +6,10 @@
 // process group, so cancel and run_timeout are tested against real processes.
 #include <exed/sdk.hpp>
 
+#ifdef EXED_EXPECT_ABI_MINOR  // the SDK 1.0 build (tests/sdk-1.0) must really be 1.0
+static_assert(EXED_ABI_MINOR == EXED_EXPECT_ABI_MINOR, "built against the wrong SDK headers");
+#endif
+
 #include <Poco/Glob.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>

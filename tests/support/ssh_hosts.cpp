@@ -48,31 +48,22 @@ std::string mnt_ns_of(pid_t pid) {
     return ec ? std::string() : target.string();
 }
 
-bool can_bind(const std::string& addr, int port) {
+// One TCP socket to addr:port, bound (listen side) or connected (client
+// side); whether that worked.
+bool tcp_to(const std::string& addr, int port, bool connect_to_it) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(uint16_t(port));
     inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    if (ok && port == 0) {
-        socklen_t len = sizeof sa;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    }
+    auto* a = reinterpret_cast<sockaddr*>(&sa);
+    bool ok = (connect_to_it ? connect(fd, a, sizeof sa) : bind(fd, a, sizeof sa)) == 0;
     close(fd);
     return ok;
 }
 
-bool accepts(const std::string& addr, int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(uint16_t(port));
-    inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
+bool can_bind(const std::string& addr, int port) { return tcp_to(addr, port, false); }
+bool accepts(const std::string& addr, int port) { return tcp_to(addr, port, true); }
 
 // A port free on every host address (one port for all: the inventory
 // stays simple). Ports are taken from 20000 + pid-derived offset so that

@@ -75,10 +75,10 @@ TEST_CASE("an executor process is tracked while it runs and cancel stops the op"
 
 TEST_CASE("every broken plugin is refused with a clear reason and the rest still load") {
     Registry reg;
-    reg.load_dirs({dir + "/broken", dir + "/good", dir + "/dup", dir + "/short"});
-    CHECK(reason_for(reg, "broken_abi_major.so").find("incompatible ABI: plugin 2.0, host 1.0") !=
+    reg.load_dirs({dir + "/broken", dir + "/good", dir + "/dup"});
+    CHECK(reason_for(reg, "broken_abi_major.so").find("incompatible ABI: plugin 2.0, host 1.1") !=
           std::string::npos);
-    CHECK(reason_for(reg, "broken_abi_minor.so").find("incompatible ABI: plugin 1.1, host 1.0") !=
+    CHECK(reason_for(reg, "broken_abi_minor.so").find("incompatible ABI: plugin 1.2, host 1.1") !=
           std::string::npos);
     CHECK(reason_for(reg, "broken_no_entry.so").find("missing entry point exed_plugin_entry") !=
           std::string::npos);
@@ -89,14 +89,34 @@ TEST_CASE("every broken plugin is refused with a clear reason and the rest still
     CHECK(reason_for(reg, "broken_missing_op.so") == "executor lacks required operation execute");
     CHECK(reason_for(reg, "test_executor_dup.so").find("duplicate executor type 'test'") !=
           std::string::npos);
-    CHECK(reg.refusals().size() == 7);
+    CHECK(reason_for(reg, "broken_short_table.so") ==
+          "ops table too small: struct_size " + std::to_string(offsetof(exed_ops, release)) + " < " +
+              std::to_string(offsetof(exed_ops, revision) + sizeof(exed_op_fn)) + " (ABI 1.0's table)");
+    CHECK(reg.refusals().size() == 8);
     // What was good is there and works.
     CHECK(reg.find("executor", "test"));
-    auto shorty = reg.find("executor", "short-table");
-    REQUIRE(shorty);
+    CHECK(reg.list().size() == 1);
+}
+
+TEST_CASE("SDK 1.1 ops come from an intermediate base class and an unimplemented op is unsupported") {
+    Registry reg;
+    reg.load_dirs({dir + "/partial"});
+    REQUIRE(reg.refusals().empty());
+    auto p = reg.find("executor", "partial");
+    REQUIRE(p);
+    CHECK(p->info().abi_minor == 1);
     exed::test::RecordingHooks hooks;
-    CHECK(shorty->invoke("ping", "{}", hooks).ok());
-    CHECK(reg.list().size() == 2);
+    auto r = p->invoke("ping", R"({"targets":["p1"]})", hooks);  // from the base class
+    REQUIRE(r.ok());
+    CHECK(r.result == R"({"p1":{"status":0}})");
+    CHECK(p->has_op("execute"));
+    for (const char* op : {"facter", "service", "deploy"}) {
+        CAPTURE(op);
+        CHECK_FALSE(p->has_op(op));
+        r = p->invoke(op, R"({"targets":["p1"]})", hooks);
+        CHECK(r.status == EXED_ERR_UNSUPPORTED);
+        CHECK(r.error == "plugin 'partial' does not support operation '" + std::string(op) + "'");
+    }
 }
 
 TEST_CASE("a file that is not a shared library is refused") {

@@ -1,8 +1,9 @@
 /*
  * exed plugin SDK — the C ABI between the exed host and its plugins.
  *
- * ABI version 1.0. Stability promise: every 1.x host loads every 1.y plugin
- * with y <= x. Within major 1:
+ * ABI version 1.1 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
+ * is written; CMake reads it from here). Stability promise: every 1.x host
+ * loads every 1.y plugin with y <= x. Within major 1:
  *   - the first fields of every struct (struct_size, abi_major, abi_minor)
  *     never move; fields are only ever appended;
  *   - a reader uses an appended field only when the writer's struct_size
@@ -20,12 +21,19 @@
  *   - The descriptor and ops table returned by the entry point are static
  *     data of the plugin and live until the library is unloaded.
  *
- * Threading:
+ * Threading (each slot below says on which threads it runs and how often):
  *   - init and fini are called once each, from one thread.
  *   - Operations may be called concurrently from several worker threads on
  *     the same plugin state: plugins must be thread-safe.
  *   - Every host API function is thread-safe and may be called from any
  *     thread while the call it names is running.
+ *
+ * History:
+ *   1.0  first release.
+ *   1.1  per-host status values and result keys declared here
+ *        (exed_host_status, EXED_KEY_*); an operation slot may be NULL in a
+ *        1.1 table: the host answers "unsupported" for it (a 1.0 table
+ *        must fill every slot of its kind). No struct changed.
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -39,7 +47,7 @@ extern "C" {
 #endif
 
 #define EXED_ABI_MAJOR 1
-#define EXED_ABI_MINOR 0
+#define EXED_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define EXED_PLUGIN_ENTRY_SYMBOL "exed_plugin_entry"
@@ -57,6 +65,29 @@ typedef enum exed_status {
     EXED_ERR_CANCELLED = 4, /* stopped because the job was cancelled       */
     EXED_ERR_UNSUPPORTED = 5 /* this plugin does not implement the op      */
 } exed_status;
+
+/* Since 1.1. The per-host status of a result or event, under the key
+ * EXED_KEY_STATUS. A job ends Failure when any host ends FAILED or
+ * UNREACHABLE. (The numbers are EXEd's; "Skiped" was its spelling.) */
+typedef enum exed_host_status {
+    EXED_HOST_OK = 0,
+    EXED_HOST_SKIPPED = 1,
+    EXED_HOST_FAILED = 2,
+    EXED_HOST_UNREACHABLE = 3,
+    EXED_HOST_CHANGED = 4
+} exed_host_status;
+
+/* Since 1.1. The keys of a per-host body ({"web1": {...}}) the host reads;
+ * everything else in it is passed to clients untouched.
+ *   EXED_KEY_STATUS  the exed_host_status of the host;
+ *   EXED_KEY_STATE   read instead when "status" is absent (facter's
+ *                    results carry "state", as EXEd's did);
+ *   EXED_KEY_TASK    present in an event that reports one task of a run
+ *                    (deploy): such an event is progress, not the host's
+ *                    result. */
+#define EXED_KEY_STATUS "status"
+#define EXED_KEY_STATE "state"
+#define EXED_KEY_TASK "name"
 
 /* Log levels for host_api.log (syslog-like numbering). */
 typedef enum exed_log_level {
@@ -154,28 +185,48 @@ typedef struct exed_ops {
 
     /* Required. Create the plugin state. `config_json` is the plugin's
      * config section (same as host->config). Store the state in *state.
-     * On failure set_error and return non-zero: the plugin is refused. */
+     * On failure set_error and return non-zero: the plugin is refused.
+     * Threads: once, at start-up, on the main thread, before any other slot. */
     int (*init)(const exed_host_api* host, exed_call* call,
                 const char* config_json, void** state);
-    /* Required. Release the state. No operation runs during or after it. */
+    /* Required. Release the state. No operation runs during or after it.
+     * Threads: once, at shutdown, after every call has returned. */
     void (*fini)(void* state);
 
     /* Optional. Validate an operation's arguments before a job is created,
      * so bad input gets HTTP 400/404 instead of a failed job. Return
      * EXED_ERR_BAD_INPUT or EXED_ERR_NOT_FOUND with set_error to refuse.
-     * Runs on an HTTP thread: it must be fast and must not start processes.
-     * It has no job: emit, track_process and run_executor do nothing. */
+     * It has no job: emit, track_process and run_executor do nothing.
+     * Threads: on request threads, concurrently with itself and with every
+     * operation (also on other requests' jobs); the request waits for it:
+     * it must be fast and must not start processes. */
     exed_check_fn check;
 
-    /* Executor operations (required for kind "executor", NULL otherwise). */
+    /* Executor operations (kind "executor"; NULL for a releaser). A 1.0
+     * table must fill all six; from 1.1 only `targets` is required and a
+     * NULL slot is answered "unsupported" by the host.
+     *
+     * targets: expands one host pattern. Threads: on request threads,
+     * concurrently with itself and every other slot, once per pattern of
+     * every submit and GET /targets, before the job exists (no events, no
+     * processes): answer from memory, never spawn per call. */
     exed_op_fn targets; /* {"pattern"}                        -> ["host", ...]  */
+    /* ping ... deploy: run a job. Threads: on worker threads, concurrently
+     * with each other and with targets/check, one call per job; a call may
+     * block until its job ends and may call back into the host from any
+     * thread (emit, is_cancelled, track_process, ...). Not re-entered for
+     * the same job except through run_executor (a releaser's job runs an
+     * executor op inside its own call). */
     exed_op_fn ping;    /* {"targets"}                        -> {host: {...}} */
     exed_op_fn facter;  /* {"targets"}                                          */
     exed_op_fn service; /* {"targets","name","state","graceful"}                */
     exed_op_fn execute; /* {"targets","cmd"}                                    */
     exed_op_fn deploy;  /* {"targets","role","partial","extra_vars"}            */
 
-    /* Releaser operations (required for kind "releaser", NULL otherwise). */
+    /* Releaser operations (kind "releaser"; NULL for an executor). A 1.0
+     * table must fill all three; from 1.1 a NULL slot is "unsupported".
+     * Threads: as ping ... deploy. A releaser's op re-enters the host (and
+     * the executor's ops) through run_executor, on the calling thread. */
     exed_op_fn release;  /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn rollback; /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn revision; /* {"targets","appname","extra_opts"}                  */

@@ -12,7 +12,13 @@
 //
 // Exceptions never cross the ABI: the adapters below catch everything and
 // turn it into a status code plus a message (exed::BadInput -> 400,
-// exed::NotFound -> 404, exed::Cancelled, anything else -> job failure).
+// exed::NotFound -> 404, exed::Cancelled, exed::Unsupported, anything else
+// -> job failure).
+//
+// Since 1.1: only `targets` (executors) must be written; an op a class does
+// not override stays out of the ops table and the host answers
+// "unsupported" for it, naming the plugin and the op. Ops may come from an
+// intermediate base class (class Mine : public MyBase, MyBase : exed::Executor).
 // Nothing here is compiled into the host; each plugin gets its own copy.
 #ifndef EXED_SDK_HPP
 #define EXED_SDK_HPP
@@ -22,6 +28,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <sys/types.h>
 
 namespace exed {
@@ -112,22 +119,32 @@ public:
 };
 
 // Each operation takes its JSON arguments and returns its JSON result.
+// Threads: see each slot in sdk.h (targets and check run on request threads,
+// concurrently; the others on worker threads, concurrently).
+// The defaults are never called by the host (their slots stay empty); they
+// throw Unsupported in case a subclass calls one.
+#define EXED_UNSUPPORTED_OP_(op)                                               \
+    virtual std::string op(Call&, const std::string&) {                        \
+        throw Unsupported("operation '" #op "' is not implemented");          \
+    }
+
 class Executor : public Plugin {
 public:
     virtual std::string targets(Call& call, const std::string& args_json) = 0;
-    virtual std::string ping(Call& call, const std::string& args_json) = 0;
-    virtual std::string facter(Call& call, const std::string& args_json) = 0;
-    virtual std::string service(Call& call, const std::string& args_json) = 0;
-    virtual std::string execute(Call& call, const std::string& args_json) = 0;
-    virtual std::string deploy(Call& call, const std::string& args_json) = 0;
+    EXED_UNSUPPORTED_OP_(ping)
+    EXED_UNSUPPORTED_OP_(facter)
+    EXED_UNSUPPORTED_OP_(service)
+    EXED_UNSUPPORTED_OP_(execute)
+    EXED_UNSUPPORTED_OP_(deploy)
 };
 
 class Releaser : public Plugin {
 public:
-    virtual std::string release(Call& call, const std::string& args_json) = 0;
-    virtual std::string rollback(Call& call, const std::string& args_json) = 0;
-    virtual std::string revision(Call& call, const std::string& args_json) = 0;
+    EXED_UNSUPPORTED_OP_(release)
+    EXED_UNSUPPORTED_OP_(rollback)
+    EXED_UNSUPPORTED_OP_(revision)
 };
+#undef EXED_UNSUPPORTED_OP_
 
 namespace detail {
 
@@ -157,7 +174,9 @@ int guarded(const exed_host_api* api, exed_call* call, Fn&& fn) noexcept {
 
 template <class T>
 struct Adapter {
-    using Method = std::string (T::*)(Call&, const std::string&);
+    // An op's method as declared by `Base` (T itself or a base class of it).
+    template <class Base>
+    using Method = std::string (Base::*)(Call&, const std::string&);
 
     static int init(const exed_host_api* api, exed_call* call, const char* cfg, void** state) {
         return guarded(api, call, [&] {
@@ -177,7 +196,9 @@ struct Adapter {
         });
     }
 
-    template <Method M>
+    // `auto`: &T::ping has the type of the class that declares it, which
+    // may be a base of T; it still applies to a T.
+    template <auto M>
     static int op(void* state, exed_call* call, const char* args) {
         auto* inst = static_cast<Instance<T>*>(state);
         return guarded(inst->api, call, [&] {
@@ -195,21 +216,29 @@ struct Adapter {
         ops.check = &Adapter::check;
         return ops;
     }
+    // The slot of method M: empty when M is still the default of `Kind`
+    // (nobody between Kind and T overrides it).
+    template <class Kind, auto M>
+    static exed_op_fn slot() {
+        if constexpr (std::is_same_v<decltype(M), Method<Kind>>) return nullptr;
+        else return &op<M>;
+    }
+
     static exed_ops executor_ops() {
         exed_ops ops = base_ops();
         ops.targets = &op<&T::targets>;
-        ops.ping = &op<&T::ping>;
-        ops.facter = &op<&T::facter>;
-        ops.service = &op<&T::service>;
-        ops.execute = &op<&T::execute>;
-        ops.deploy = &op<&T::deploy>;
+        ops.ping = slot<Executor, &T::ping>();
+        ops.facter = slot<Executor, &T::facter>();
+        ops.service = slot<Executor, &T::service>();
+        ops.execute = slot<Executor, &T::execute>();
+        ops.deploy = slot<Executor, &T::deploy>();
         return ops;
     }
     static exed_ops releaser_ops() {
         exed_ops ops = base_ops();
-        ops.release = &op<&T::release>;
-        ops.rollback = &op<&T::rollback>;
-        ops.revision = &op<&T::revision>;
+        ops.release = slot<Releaser, &T::release>();
+        ops.rollback = slot<Releaser, &T::rollback>();
+        ops.revision = slot<Releaser, &T::revision>();
         return ops;
     }
 };

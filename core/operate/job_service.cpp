@@ -1,0 +1,66 @@
+#include "operate/job_service.hpp"
+
+#include "catalogue.hpp"
+#include "errors.hpp"
+
+#include <Poco/RegularExpression.h>
+
+namespace exed::operate {
+
+jobs::Job JobService::get(const std::string& jid) {
+    static const Poco::RegularExpression shape("^[A-Za-z0-9-]{1,64}$");
+    std::optional<jobs::Job> job;
+    if (shape.match(jid)) job = store_.get(jid);
+    if (!job) throw DomainError(Errc::not_found, "no such job: " + jid);
+    return *job;
+}
+
+std::optional<jobs::Job> JobService::find(const std::string& jid) { return store_.get(jid); }
+
+jobs::Page JobService::list(int limit, const std::string& cursor, bool details) {
+    return store_.list(limit, cursor, details);
+}
+
+std::map<std::string, std::string> JobService::returns(const std::string& jid) {
+    return store_.returns(jid);
+}
+
+std::vector<jobs::Event> JobService::events(const std::string& jid, const std::string& after_id,
+                                            int count, int block_ms) {
+    return store_.events(jid, after_id, count, block_ms);
+}
+
+void JobService::remove(const std::string& jid) {
+    auto job = get(jid);
+    if (!jobs::status::terminal(job.status)) {
+        throw DomainError(Errc::conflict, "job " + job.jid + " is " + job.status +
+                                              "; cancel it first with POST /jobs/" + job.jid +
+                                              "/cancel");
+    }
+    store_.remove(job.jid);
+}
+
+bool JobService::cancel(const jobs::Job& job) {
+    if (jobs::status::terminal(job.status))
+        throw DomainError(Errc::conflict, "job " + job.jid + " already ended (" + job.status + ")");
+    store_.request_cancel(job.jid);
+    // A running job is stopped by its worker within a moment (its processes
+    // get SIGTERM, then SIGKILL); a queued one ends here.
+    return job.status == jobs::status::queued &&
+           store_.finish(job.jid, jobs::Failure, jobs::status::cancelled, "cancelled", {},
+                         job.targets, jobs::status::queued);
+}
+
+Health JobService::health() {
+    Health h;
+    h.store_ok = pool_.ping();
+    auto executor = registry_.find(catalogue::kind_name(catalogue::Kind::Executor), settings_.executor);
+    h.executor_loaded = executor != nullptr;
+    if (executor) {
+        auto answer = executor->check("health", "{}");
+        if (!answer.ok()) h.executor_error = answer.error.empty() ? "not ready" : answer.error;
+    }
+    return h;
+}
+
+}  // namespace exed::operate

@@ -1,0 +1,58 @@
+// What a face may do with existing jobs: read, list, follow, delete,
+// cancel, and whether the job store and the executor are up. Faces reach
+// the job store only through here (and Submitter), so its errors arrive as
+// DomainError (a lost Redis is Errc::unavailable).
+#pragma once
+
+#include "config.hpp"
+#include "jobs/store.hpp"
+#include "plugins/registry.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace exed::operate {
+
+struct Health {
+    bool store_ok = false;
+    bool executor_loaded = false;
+    // The executor's check("health") (e.g. salt-api reachable); executors
+    // without that notion accept it. Empty when ready.
+    std::string executor_error;
+    bool executor_ok() const { return executor_loaded && executor_error.empty(); }
+};
+
+class JobService {
+public:
+    JobService(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
+               redis::Pool& pool)
+        : settings_(settings), registry_(registry), store_(store), pool_(pool) {}
+
+    // not_found when there is no such job (or `jid` cannot be one).
+    jobs::Job get(const std::string& jid);
+    // nullopt once the record is gone (deleted or expired).
+    std::optional<jobs::Job> find(const std::string& jid);
+    jobs::Page list(int limit, const std::string& cursor, bool details);
+    std::map<std::string, std::string> returns(const std::string& jid);
+    // Events after `after_id`; with block_ms > 0 waits that long for the first.
+    std::vector<jobs::Event> events(const std::string& jid, const std::string& after_id, int count,
+                                    int block_ms);
+
+    // conflict while the job has not ended.
+    void remove(const std::string& jid);
+    // conflict once the job has ended. A queued job ends here and now
+    // (true); a running one is stopped by its worker soon (false).
+    bool cancel(const jobs::Job& job);
+
+    Health health();
+
+private:
+    const Settings& settings_;
+    plugins::Registry& registry_;
+    jobs::Store& store_;
+    redis::Pool& pool_;
+};
+
+}  // namespace exed::operate

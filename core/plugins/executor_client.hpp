@@ -1,0 +1,72 @@
+// The one way the core reaches plugins: submitter (on request threads) and
+// runner (on worker threads) call this, never Plugin::invoke.
+//
+// Today the only implementation calls the plugins in this process
+// (InProcessClient). It is the seam where a plugin-host process or a remote
+// agent sits next, so everything that crosses it is data: JSON text in and
+// out, names instead of pointers. The one live object is the CallHooks of a
+// run: the events, cancel flag, deadline and process tracking of a job,
+// which a remote client forwards both ways (cancel reaches a running op
+// through CallHooks::cancelled() and the process groups it tracked).
+#pragma once
+
+#include "plugins/plugin.hpp"
+
+#include <string>
+#include <vector>
+
+namespace exed::plugins {
+
+// A plugin by name: kind ("executor" | "releaser") and type ("ansible", ...).
+struct PluginRef {
+    std::string kind;
+    std::string type;
+};
+
+// Target expansion and argument check of a job to be, in one call.
+struct PrepareRequest {
+    PluginRef plugin;                   // who will run the op
+    std::string op;                     // its op; empty: only expand the patterns
+    std::vector<std::string> patterns;  // expanded by the configured executor
+    std::string args_json;              // the op's arguments, a JSON object without "targets"
+};
+
+struct Prepared {
+    // EXED_OK, or why the job cannot be: the plugin's check refused
+    // (EXED_ERR_BAD_INPUT, EXED_ERR_NOT_FOUND, ...), the plugin does not
+    // implement the op (EXED_ERR_UNSUPPORTED) or failed (EXED_ERR).
+    int status = EXED_OK;
+    std::string error;
+    std::vector<std::string> hosts;      // matched hosts, in order, without duplicates
+    std::vector<std::string> unmatched;  // patterns that matched nothing (then nothing is checked)
+    // The job's arguments document: args_json plus "targets" = hosts, as
+    // the plugin checked it. Stored and signed as is, handed to run() as is.
+    std::string document;
+    bool ok() const { return status == EXED_OK && unmatched.empty(); }
+};
+
+class ExecutorClient {
+public:
+    virtual ~ExecutorClient() = default;
+
+    // Whether `plugin` can be called through this client now.
+    virtual bool available(const PluginRef& plugin) const = 0;
+    // Whether `plugin` implements `op` (false when it is not available).
+    virtual bool implements(const PluginRef& plugin, const std::string& op) const = 0;
+
+    // Expands the patterns and, when `op` is set and every pattern matched,
+    // checks the arguments with the hosts as "targets". Never throws for
+    // what a plugin does.
+    virtual Prepared prepare(const PrepareRequest& request) = 0;
+
+    // Runs `op` of `plugin` with the document from prepare(), inside the
+    // job whose hooks are given; blocks until the op ends.
+    virtual OpResult run(const PluginRef& plugin, const std::string& op,
+                         const std::string& document, CallHooks& hooks) = 0;
+
+    // The configured executor, which expands targets and serves releasers'
+    // run_executor.
+    virtual PluginRef executor() const = 0;
+};
+
+}  // namespace exed::plugins
