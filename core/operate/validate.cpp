@@ -5,6 +5,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
 
+#include <limits>
 #include <map>
 
 namespace exed::operate {
@@ -53,6 +54,21 @@ const char* type_name(Type t) {
 
 [[noreturn]] void bad(const std::string& msg) { throw ApiError(400, msg); }
 
+// Longest target (host name or pattern) accepted; docs/api.md.
+constexpr size_t kMaxTargetBytes = 4096;
+
+// A JSON integer within [lo, hi]. Poco stores big numbers as Int64 or
+// UInt64 and throws RangeException converting them to int: that was a 500.
+bool int_within(const Poco::Dynamic::Var& v, Poco::Int64 lo, Poco::Int64 hi) {
+    if (!v.isInteger() || v.isBoolean()) return false;
+    try {
+        Poco::Int64 n = v.convert<Poco::Int64>();
+        return n >= lo && n <= hi;
+    } catch (const Poco::Exception&) {  // beyond Int64
+        return false;
+    }
+}
+
 bool type_ok(const Poco::Dynamic::Var& v, Type t) {
     switch (t) {
         case Type::String: return v.isString();
@@ -67,8 +83,8 @@ bool type_ok(const Poco::Dynamic::Var& v, Type t) {
 // Checks that depend on the value, after the types are right.
 void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
     if (op == "service") {
-        int state = args->getValue<int>("state");
-        if (state < 0 || state > 2) bad("state must be 0 (started), 1 (stopped) or 2 (restarted)");
+        if (!int_within(args->get("state"), 0, 2))
+            bad("state must be 0 (started), 1 (stopped) or 2 (restarted)");
         if (args->getValue<std::string>("name").empty()) bad("name must not be empty");
     }
     if (op == "execute" && args->getValue<std::string>("cmd").empty()) bad("cmd must not be empty");
@@ -110,13 +126,15 @@ Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::
     for (size_t i = 0; i < arr->size(); ++i) {
         auto v = arr->get(i);
         if (!v.isString() || v.toString().empty()) bad("targets must be non-empty strings");
+        if (v.extract<std::string>().size() > kMaxTargetBytes)
+            bad("a target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
         targets.push_back(v.toString());
     }
     run_timeout = 0;
     if (body->has("run_timeout")) {
         auto v = body->get("run_timeout");
-        if (!v.isInteger() || v.isBoolean() || v.convert<int>() <= 0)
-            bad("run_timeout must be a positive integer (seconds)");
+        if (!int_within(v, 1, std::numeric_limits<int>::max()))
+            bad("run_timeout must be a positive integer (seconds) below 2^31");
         run_timeout = v.convert<int>();
     }
     for (const auto& f : fields) {
@@ -142,6 +160,8 @@ Poco::JSON::Object::Ptr args_from_query(const std::string& op,
         if (!known) bad("unknown parameter '" + key + "' for " + op);
     }
     if (!query.has("target") || query.get("target").empty()) bad("target is required");
+    if (query.get("target").size() > kMaxTargetBytes)
+        bad("target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
     targets = {query.get("target")};
     Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
     for (const auto& f : fields) {
