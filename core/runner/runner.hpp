@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,7 @@ private:
     std::mutex mutex_;
     std::map<std::string, Active> active_;                        // jid -> running here
     std::map<std::string, std::vector<std::string>> queued_;      // jid -> hosts
+    std::set<std::string> ending_;  // ended here, end not yet recorded (redis away)
     std::deque<jobs::QueueEntry> reclaimed_;                       // waiting for a worker
 };
 
