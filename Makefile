@@ -4,10 +4,10 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
            redis-server ansible-core openssh-server openssh-client git python3 procps \
-           util-linux curl ca-certificates wrk facter
+           util-linux curl ca-certificates wrk facter clang-14 libclang-rt-14-dev
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test install bench clean
+.PHONY: deps build run test sanitize fuzz install bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -26,8 +26,35 @@ run: build
 	$(BUILD)/core/exed -c etc/exe.conf
 
 # Every test. Suites share loopback ports and sshd hosts: run them one at a time.
+# Then the sanitizer pass (below): CI runs both.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	$(MAKE) sanitize
+
+# The daemon's own suites (unit, core API/jobs/workers, fuzz corpus replay)
+# again, built with ASan + UBSan in a build dir of their own; any report
+# fails the test. Leak checking is off: Poco's singletons live until exit.
+SAN_BUILD ?= build-asan
+# Compiles third-party examples out of tree: slow, and nothing of ours runs there.
+SAN_SKIP ?= examples build out of tree
+SAN_TARGETS = exed exed_unit_tests exed_core_tests fuzz_replay_host_pattern fuzz_replay_request \
+              fuzz_replay_event_format fuzz_replay_config
+sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXED_SANITIZE=ON
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_TARGETS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest -R '^(unit|core|fuzz replay):' -E '$(SAN_SKIP)' --output-on-failure --timeout 900
+
+# libFuzzer (clang) over host patterns, the router + validation, config
+# parsing and the NDJSON/SSE writer, FUZZ_SECONDS each (tests/fuzz/run).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXED_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target exed_fuzzers
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 install: build
 	cmake --install $(BUILD)

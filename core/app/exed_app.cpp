@@ -25,6 +25,8 @@
 #include <iostream>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace exed::app {
@@ -38,15 +40,35 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 
 Poco::Logger& exed_log() { return Poco::Logger::get("exed"); }
 
-// Removes the pid file when exed leaves serve(), however it leaves.
+// The pid file, locked (flock) for exed's whole life: a file left by an
+// exed that was killed (kill -9) is unlocked, so it is simply replaced; one
+// still locked belongs to a live exed, and this one refuses to start.
+// Removed when exed leaves serve(), however it leaves.
 struct PidFile {
     std::string path;
+    int fd = -1;
+    std::string error;  // set when another exed holds it
     explicit PidFile(std::string p) : path(std::move(p)) {
         if (path.empty()) return;
-        std::ofstream(path) << Poco::Process::id() << "\n";
+        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return;  // unwritable: as before, run without one
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            std::ifstream in(path);
+            std::string other;
+            std::getline(in, other);
+            error = fmt::format("another exed (pid {}) is running with pid file {}", other, path);
+            ::close(fd);
+            fd = -1;
+            path.clear();
+            return;
+        }
+        std::string text = std::to_string(Poco::Process::id()) + "\n";
+        if (ftruncate(fd, 0) != 0 || ::write(fd, text.data(), text.size()) != ssize_t(text.size()))
+            exed_log().warning("cannot write the pid file " + path);
     }
     ~PidFile() {
         if (!path.empty()) std::remove(path.c_str());
+        if (fd >= 0) ::close(fd);
     }
 };
 
@@ -144,6 +166,10 @@ int ExedApp::serve(bool worker_only) {
         return kExitConfig;
     }
     PidFile pid(worker_only ? "" : settings.pid_file);
+    if (!pid.error.empty()) {
+        std::cerr << "exed: " << pid.error << "\n";
+        return kExitUnavailable;
+    }
 
     std::unique_ptr<redis::EmbeddedServer> embedded;
     if (url.embedded) {
@@ -154,9 +180,11 @@ int ExedApp::serve(bool worker_only) {
             exed_log().critical(std::string("embedded redis: ") + e.what());
             return kExitUnavailable;
         }
+        embedded->supervise();
         url = redis::Url::unix_socket_at(embedded->socket_path());
     }
     redis::Pool pool(url, size_t(settings.http_threads + settings.concurrency + 8));
+    if (embedded) pool.set_data_dir(settings.run_dir);
 
     plugins::Registry registry([&settings](const std::string& type) {
         return settings.section_json(type);

@@ -1,6 +1,7 @@
 #include "http/context.hpp"
 
 #include "http/api_error.hpp"
+#include "http/json_numbers.hpp"
 #include "json.hpp"
 #include "operate/validate.hpp"
 
@@ -29,6 +30,7 @@ Poco::JSON::Object::Ptr Context::body_object() {
         throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
     }
     if (body.empty()) throw ApiError(400, "a JSON object body is required");
+    refuse_integers_past_64_bits(body);
     Poco::Dynamic::Var v;
     try {
         v = parse_json(body);

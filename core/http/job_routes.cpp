@@ -1,6 +1,7 @@
 // /jobs: list (paginated from the index), get, follow (NDJSON or SSE from
 // the job's Redis stream), delete, cancel.
 #include "http/api_error.hpp"
+#include "http/event_format.hpp"
 #include "http/job_json.hpp"
 #include "http/router.hpp"
 #include "http/services.hpp"
@@ -53,14 +54,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
     resp.set("X-Accel-Buffering", "no");
     std::ostream& out = resp.send();
     auto write = [&](const std::string& type, const std::string& id, const std::string& data) {
-        if (sse) {
-            if (!id.empty()) out << "id: " << id << "\n";
-            out << "event: " << type << "\ndata: " << data << "\n\n";
-        } else {
-            out << "{\"event\":\"" << type << "\"";
-            if (!id.empty()) out << ",\"id\":\"" << id << "\"";
-            out << ",\"data\":" << data << "}\n";
-        }
+        out << format_event(sse, type, id, data);
         out.flush();
     };
     write("job", "", json_string(job_json(job, nullptr)));
@@ -68,7 +62,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
     while (out.good()) {
         auto events = s.jobs.events(job.jid, after, 200, 1000);
         for (auto& e : events) {
-            write(e.type, e.id, e.data.empty() ? "null" : e.data);
+            write(e.type, e.id, e.data);
             after = e.id;
             if (e.type == "end") return;
         }
@@ -92,8 +86,8 @@ void get_job(Services& s, Context& c) {
     if (c.flag("follow")) {
         bool sse = c.request.get("Accept", "").find("text/event-stream") != std::string::npos;
         std::string after = c.query.get("after", c.request.get("Last-Event-ID", "0"));
-        static const Poco::RegularExpression id_shape("^[0-9]+(-[0-9]+)?$");
-        if (!id_shape.match(after)) throw ApiError(400, "event id must look like 1700000000000-0");
+        if (!valid_stream_id(after))
+            throw ApiError(400, "event id must look like 1700000000000-0 (two decimals below 2^64)");
         follow(s, c, job, sse, after);
         return;
     }

@@ -6,6 +6,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
 
+#include <limits>
 #include <map>
 
 namespace exed::operate {
@@ -34,6 +35,21 @@ const char* type_name(Type t) {
     return "?";
 }
 
+// Longest target (host name or pattern) accepted; docs/api.md.
+constexpr size_t kMaxTargetBytes = 4096;
+
+// A JSON integer within [lo, hi]. Poco stores big numbers as Int64 or
+// UInt64 and throws RangeException converting them to int: that was a 500.
+bool int_within(const Poco::Dynamic::Var& v, Poco::Int64 lo, Poco::Int64 hi) {
+    if (!v.isInteger() || v.isBoolean()) return false;
+    try {
+        Poco::Int64 n = v.convert<Poco::Int64>();
+        return n >= lo && n <= hi;
+    } catch (const Poco::Exception&) {  // beyond Int64
+        return false;
+    }
+}
+
 bool type_ok(const Poco::Dynamic::Var& v, Type t) {
     switch (t) {
         case Type::String: return v.isString();
@@ -51,8 +67,7 @@ void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
     const auto& fields = fields_of(op);
     for (const auto& f : fields) {
         if (f.type != Type::Int || f.max < f.min || !args->has(f.name)) continue;
-        int v = args->getValue<int>(f.name);
-        if (v < f.min || v > f.max) bad(f.range_message);
+        if (!int_within(args->get(f.name), f.min, f.max)) bad(f.range_message);
     }
     for (const auto& f : fields) {
         if (f.non_empty && args->has(f.name) && args->getValue<std::string>(f.name).empty())
@@ -87,13 +102,15 @@ Poco::JSON::Object::Ptr args_from_body(const std::string& op, const Poco::JSON::
     for (size_t i = 0; i < arr->size(); ++i) {
         auto v = arr->get(i);
         if (!v.isString() || v.toString().empty()) bad("targets must be non-empty strings");
+        if (v.extract<std::string>().size() > kMaxTargetBytes)
+            bad("a target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
         targets.push_back(v.toString());
     }
     run_timeout = 0;
     if (body->has("run_timeout")) {
         auto v = body->get("run_timeout");
-        if (!v.isInteger() || v.isBoolean() || v.convert<int>() <= 0)
-            bad("run_timeout must be a positive integer (seconds)");
+        if (!int_within(v, 1, std::numeric_limits<int>::max()))
+            bad("run_timeout must be a positive integer (seconds) below 2^31");
         run_timeout = v.convert<int>();
     }
     for (const auto& f : fields) {
@@ -119,6 +136,8 @@ Poco::JSON::Object::Ptr args_from_query(const std::string& op, const Query& quer
     }
     auto target = query.find("target");
     if (target == query.end() || target->second.empty()) bad("target is required");
+    if (target->second.size() > kMaxTargetBytes)
+        bad("target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
     targets = {target->second};
     Poco::JSON::Object::Ptr args = new Poco::JSON::Object;
     for (const auto& f : fields) {

@@ -49,6 +49,21 @@ void ClientFactory::destroyObject(Client::Ptr c) {
     }
 }
 
+// Error replies that mean "Redis cannot serve writes right now", not a bug:
+// a full or failing disk under its AOF/RDB (MISCONF), or an AOF still
+// loading after a restart (LOADING). Both are outages: 503 at once, and
+// workers retry (they used to be 500s with Redis's raw text, issue 14).
+static void throw_if_unavailable(const std::string& reply, const std::string& disk) {
+    if (reply.find("MISCONF") != std::string::npos) {
+        std::string where = disk.empty() ? "its disk" : "the disk of " + disk;
+        throw Unavailable("redis cannot write its data to " + where +
+                          " (full or failing?); writes resume once it can: " +
+                          reply.substr(0, reply.find(" script:")));
+    }
+    if (reply.find("LOADING") != std::string::npos)
+        throw Unavailable("redis is loading its data after a restart");
+}
+
 Pool::Pool(Url url, size_t capacity)
     : url_(url), pool_(ClientFactory(url), capacity, capacity) {}
 
@@ -58,7 +73,10 @@ Reply Pool::run_on(Client& c, const Command& cmd) {
         r = c.sendCommand(cmd);
     } catch (const Poco::Redis::RedisException& e) {
         // Poco reports a closed connection as a RedisException too.
-        if (c.isConnected()) throw ReplyError(e.message());
+        if (c.isConnected()) {
+            throw_if_unavailable(e.message(), disk_);
+            throw ReplyError(e.message());
+        }
         throw Unavailable("redis at " + url_.describe() + ": " + e.message());
     } catch (const Poco::Exception& e) {
         // The connection is in an unknown state: drop it.
@@ -68,7 +86,12 @@ Reply Pool::run_on(Client& c, const Command& cmd) {
         }
         throw Unavailable("redis at " + url_.describe() + ": " + e.displayText());
     }
-    return to_reply(r);
+    try {
+        return to_reply(r);
+    } catch (const ReplyError& e) {
+        throw_if_unavailable(e.what(), disk_);
+        throw;
+    }
 }
 
 Pool::Lease Pool::lease() {

@@ -66,6 +66,10 @@ class Pool {
 public:
     Pool(Url url, size_t capacity);
 
+    // Where the server keeps its data (the embedded server's run dir), named
+    // in the 503 when Redis cannot write there.
+    void set_data_dir(std::string dir) { disk_ = std::move(dir); }
+
     // One command on a pooled connection. Returns the reply.
     Reply run(const Command& cmd);
 
@@ -95,6 +99,7 @@ private:
     Reply run_on(Poco::Redis::Client& c, const Command& cmd);
 
     Url url_;
+    std::string disk_;
     Poco::ObjectPool<Poco::Redis::Client, Poco::Redis::Client::Ptr, ClientFactory> pool_;
 };
 

@@ -220,20 +220,36 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
     // Redis may be briefly away: the end of a job must not be lost. Only the
     // first attempt takes a next entry: a retry after a lost reply would
     // take a second one and strand the first until it is reclaimed.
+    // The end is kept here until Redis takes it, however long the outage
+    // (a killed embedded server is restarted; a full disk frees up): giving
+    // up let the lease run out and the job be failed as "worker lost" while
+    // it had succeeded (issue 14). reclaim() leaves such a job alone.
     std::optional<jobs::Taken> next;
     jobs::Ending end{state, status, error, std::move(results.json)};
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        ending_.insert(job.jid);
+    }
     for (int attempt = 0;; ++attempt) {
         try {
             next = settle(entry_id, job.jid, job.targets, end, consumer, take_next && attempt == 0);
             break;
         } catch (const redis::Unavailable& e) {
-            if (attempt >= 30 || !running_) {
-                logger().error(fmt::format("[{}] could not record the end: {}; the lease will "
-                                           "expire and another worker will settle it", job.jid, e.what()));
+            if (!running_) {
+                logger().error(fmt::format("[{}] stopped before the end could be recorded: {}; the "
+                                           "lease will expire and another worker will settle it",
+                                           job.jid, e.what()));
                 break;
             }
+            if (attempt % 30 == 0)
+                logger().warning(fmt::format("[{}] {}: keeping the job's end ({}) until redis takes it",
+                                             job.jid, e.what(), status));
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }
+    }
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        ending_.erase(job.jid);
     }
     logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
                                      error.empty() ? "" : ": " + error));
@@ -330,6 +346,7 @@ void WorkerPool::reclaim() {
     if (entries.empty()) return;
     std::lock_guard<std::mutex> l(mutex_);
     for (auto& e : entries) {
+        if (ending_.count(e.jid)) continue;  // ended here, its end waits for redis: ours to settle
         logger().warning(fmt::format("[{}] reclaimed from a worker that stopped heartbeating", e.jid));
         reclaimed_.push_back(e);
     }

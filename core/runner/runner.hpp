@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +94,7 @@ private:
     std::vector<std::thread> threads_;
     std::mutex mutex_;
     std::map<std::string, Active> active_;                        // jid -> running here
+    std::set<std::string> ending_;  // ended here, end not yet recorded (redis away)
     std::deque<jobs::QueueEntry> reclaimed_;                       // waiting for a worker
 };
 

@@ -16,6 +16,12 @@ using namespace exed::test;
 
 TEST_CASE("check refuses bad input with 400 / 404 and a clear message") {
     AnsiblePlugin p(hosts_config());
+    // Long fields: PCRE failed on a 40,000-byte tag ("Error in regular expression", a 500).
+    static const std::string long_partial =
+        R"({"targets":["node1"],"role":"exed_demo","partial":")" + std::string(40000, 'A') + "\"}";
+    static const std::string long_var =
+        R"({"targets":["node1"],"role":"exed_demo","extra_vars":{")" + std::string(40000, 'a') + "\":1}}";
+    static const std::string long_role = R"({"targets":["node1"],"role":")" + std::string(40000, 'a') + "\"}";
     struct Case {
         const char* op;
         const char* args;
@@ -66,6 +72,9 @@ TEST_CASE("check refuses bad input with 400 / 404 and a clear message") {
         {"deploy", R"({"targets":["node1"],"role":"exed_demo","extra_vars":{"x":{"__ansible_vault":"y"}}})", EXED_ERR_BAD_INPUT, "reserved"},
         {"targets", R"({"pattern":5})", EXED_ERR_BAD_INPUT, "pattern must be a string"},
         {"targets", R"({"pattern":"~a(b"})", EXED_ERR_BAD_INPUT, "invalid host pattern"},
+        {"deploy", long_partial.c_str(), EXED_ERR_BAD_INPUT, "longer than 255 bytes"},
+        {"deploy", long_var.c_str(), EXED_ERR_BAD_INPUT, "not a valid variable name"},
+        {"deploy", long_role.c_str(), EXED_ERR_BAD_INPUT, "invalid role name"},
     };
     for (auto& c : cases) {
         std::string op = c.op, args = c.args;

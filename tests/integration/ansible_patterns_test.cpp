@@ -119,6 +119,9 @@ TEST_CASE("targets matches ansible --list-hosts for every kind of pattern") {
         "web*", "*.example.com", "db?", "db1*", "web[0]", "web[1:]", "web[0:1]", "web[-1]",
         "db1", "db1:cache2", "lonely.example.com", "nomatch", "no*match", "prod:&db:cache",
         "backend:!cache1", "edge:&web",
+        // fnmatch's corners (our glob is our own code, not a regex: issue 14)
+        "d[a-c]1*", "*[!0-9m]", "[!w]*", "web\\", "d[b-a]*", "c[a-c]che?", "[]x]*", "web[1",
+        "we?[!x]*:&*.com", "*a*e*",
     };
     std::vector<std::string> all(std::begin(patterns), std::end(patterns));
     auto theirs = ansible_list_hosts_all(dir + "/inventory", all);
@@ -154,4 +157,58 @@ TEST_CASE("targets sees inventory changes (mtime) and reloads only then") {
     CHECK(hooks.ever_tracked.size() == 1);  // one ansible-inventory run, tracked
     CHECK(plugin_targets(p, "*", hooks) == std::vector<std::string>{"w1", "w2"});
     CHECK(hooks.ever_tracked.size() == 1);
+}
+
+TEST_CASE("hostile patterns: a clear error or ansible's answer, never a crash or minutes of CPU") {
+    // Each of these crashed the daemon (PCRE recursion per character) or
+    // burnt CPU exponentially in the number of stars (Poco::Glob): issue 14.
+    std::string dir = test_hosts().dir() + "/hostile";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy(kFixtures + "/patterns", dir + "/inventory", fs::copy_options::recursive);
+    AnsiblePlugin p({{"workdir", dir}, {"run_dir", dir + "/run"}});
+    RecordingHooks hooks;
+    auto targets = [&](const std::string& pattern) {
+        Object args;
+        args.set("pattern", pattern);
+        std::ostringstream json;
+        Poco::JSON::Stringifier::condense(args, json);
+        return p.run("targets", json.str(), hooks);
+    };
+    // Longest accepted pattern: evaluated (no stack overflow), no match.
+    auto r = targets(std::string(4096, 'a'));
+    CHECK(r.ok());
+    CHECK(arr(r.result)->size() == 0);
+    r = targets(std::string(4096, '['));
+    CHECK(r.ok());
+    r = targets(std::string(9000, 'a'));
+    CHECK(!r.ok());
+    CHECK(r.error.find("longer than 4096") != std::string::npos);
+    // Many stars against every name: linear work, ansible's answer.
+    std::string stars = std::string(36, '*') + "x";
+    std::string star_names = std::string(2000, '*') + "m";
+    std::string bracket = "web" + std::string(3000, '[') + "1]";
+    auto theirs = ansible_list_hosts_all(dir + "/inventory",
+                                         {stars, star_names, "all[99999999999]", "\\", bracket});
+    for (auto& pattern : {stars, star_names, std::string("\\"), bracket}) {
+        CAPTURE(pattern.substr(0, 40));
+        r = targets(pattern);
+        if (!theirs[pattern].empty() && theirs[pattern][0].rfind("<error", 0) == 0) {
+            CHECK(!r.ok());  // ansible refuses it too ("no hosts matched the subscripted pattern")
+            continue;
+        }
+        REQUIRE_MESSAGE(r.ok(), r.error);
+        std::vector<std::string> ours;
+        for (size_t i = 0; i < arr(r.result)->size(); ++i)
+            ours.push_back(arr(r.result)->getElement<std::string>(i));
+        CHECK(sorted(ours) == sorted(theirs[pattern]));
+    }
+    // A subscript past the end: ansible refuses it too.
+    REQUIRE(theirs["all[99999999999]"].size() == 1);
+    CHECK(theirs["all[99999999999]"][0].rfind("<error", 0) == 0);
+    r = targets("all[99999999999]");
+    CHECK(!r.ok());
+    CHECK(r.error.find("no hosts matched the subscripted pattern") != std::string::npos);
+    r = targets("all[99999999999999999999999999:]");
+    CHECK(r.ok());
 }

@@ -12,6 +12,8 @@ target_compile_definitions(exed_test_http PUBLIC
 add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/main.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/api_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/hostile_input_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/faults_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/jobs_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/workers_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/cli_test.cpp

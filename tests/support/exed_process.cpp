@@ -47,7 +47,8 @@ pid_t ExedProcess::spawn(const std::vector<std::string>& args) {
     std::string logf = dir_.file("exed.out");
     posix_spawn_file_actions_addopen(&fa, 1, logf.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<std::string> all = {exed_binary()};
+    std::vector<std::string> all = wrapper_;
+    all.push_back(exed_binary());
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : all) argv.push_back(a.data());
@@ -58,7 +59,7 @@ pid_t ExedProcess::spawn(const std::vector<std::string>& args) {
     char old[4096];
     if (!getcwd(old, sizeof old)) old[0] = 0;
     if (chdir(cwd.c_str()) != 0) throw std::runtime_error("chdir failed");
-    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
     if (old[0] && chdir(old) != 0) throw std::runtime_error("chdir back failed");
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error("cannot start " + exed_binary());

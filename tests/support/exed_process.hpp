@@ -24,6 +24,9 @@ public:
     // Starts `exed -c <conf>` (or `exed worker --exe-conf <conf>`) and waits
     // until it serves /health (or, for a worker, logs that it runs).
     void start(bool worker = false, int wait_s = 20);
+    // Commands that exec exed with the rest of their arguments (e.g. a
+    // private mount namespace: {"unshare", "-m", "sh", "-c", "...; exec \"$0\" \"$@\""}).
+    void set_wrapper(std::vector<std::string> w) { wrapper_ = std::move(w); }
     // Starts with raw arguments and waits for it to exit; returns the exit code.
     int run_to_exit(const std::vector<std::string>& args, int wait_s = 20);
     void stop(int sig = 15, int wait_s = 20);  // returns after it exited
@@ -41,6 +44,7 @@ private:
     pid_t spawn(const std::vector<std::string>& args);
 
     TempDir dir_;
+    std::vector<std::string> wrapper_;
     int port_;
     pid_t pid_ = 0;
     int exit_code_ = -1;

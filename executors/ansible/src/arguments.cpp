@@ -78,7 +78,7 @@ void check_var_names(const Object::Ptr& vars, bool allow_connection_vars, int de
             throw exed::BadInput(fmt::format("extra_vars key '{}' is reserved", key));
         if (depth == 0) {
             static const Poco::RegularExpression var_name(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
-            if (!matches(key, var_name))
+            if (key.size() > 255 || !matches(key, var_name))
                 throw exed::BadInput(fmt::format("extra_vars key '{}' is not a valid variable name", key));
             if (!allow_connection_vars && Poco::toLower(key).rfind("ansible_", 0) == 0)
                 throw exed::BadInput(fmt::format(
@@ -209,7 +209,8 @@ DeployArgs deploy_args(const Object::Ptr& args, const Config& config) {
     DeployArgs d;
     d.role = string_field(args, "role", false);
     static const Poco::RegularExpression role_name(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*$)");
-    if (!matches(d.role, role_name) || d.role.size() > 255)
+    // Length first: no regex runs on long request data (issue 14).
+    if (d.role.size() > 255 || !matches(d.role, role_name))
         throw exed::BadInput(fmt::format("invalid role name '{}'", d.role));
     fs::path role_dir = fs::path(config.playbooks) / "roles" / d.role;
     std::error_code ec;
@@ -219,6 +220,7 @@ DeployArgs deploy_args(const Object::Ptr& args, const Config& config) {
     d.partial = string_field(args, "partial", true);
     if (!d.partial.empty()) {
         static const Poco::RegularExpression tag_name(R"(^[A-Za-z0-9_.:-]+$)");
+        if (d.partial.size() > 255) throw exed::BadInput("partial (a tag) is longer than 255 bytes");
         if (d.partial[0] == '-' || !matches(d.partial, tag_name))
             throw exed::BadInput(fmt::format("invalid tag '{}'", d.partial));
         if (!role_mentions_tag(role_dir, d.partial))

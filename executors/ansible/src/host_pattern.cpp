@@ -1,12 +1,11 @@
 #include "host_pattern.hpp"
 
+#include "fnmatch.hpp"
+
 #include <exed/sdk.hpp>
 
 #include <Poco/Exception.h>
-#include <Poco/Glob.h>
-#include <Poco/NumberParser.h>
 #include <Poco/RegularExpression.h>
-#include <Poco/String.h>
 
 #include <algorithm>
 #include <optional>
@@ -16,30 +15,53 @@ namespace {
 
 using Ids = std::vector<uint32_t>;  // indices into InventoryData::hosts
 
+// Python's str.isspace() for the ASCII range (what ansible's strip() and
+// the \s of its term regex skip).
+bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); }
+
+std::string strip(const std::string& s) {
+    size_t b = 0, e = s.size();
+    while (b < e && is_space(s[b])) ++b;
+    while (e > b && is_space(s[e - 1])) --e;
+    return s.substr(b, e - b);
+}
+
 // Splits like ansible's split_host_pattern: on "," when there is one,
-// otherwise on ":" and whitespace outside [brackets].
+// otherwise into the runs of re.findall(r"(?:[^\s:\[\]]|\[[^\]]*\])+"):
+// characters other than whitespace, ":" and brackets, and whole
+// "[...]" groups. A loop, not that regex: PCRE recursed once per
+// character and a long pattern overflowed the stack (issue 14).
 std::vector<std::string> split_terms(const std::string& pattern) {
     std::vector<std::string> raw;
-    std::string text = Poco::trim(pattern);
-    if (text.find(',') != std::string::npos) {
+    if (pattern.find(',') != std::string::npos) {
         size_t start = 0, comma;
-        while ((comma = text.find(',', start)) != std::string::npos) {
-            raw.push_back(text.substr(start, comma - start));
+        while ((comma = pattern.find(',', start)) != std::string::npos) {
+            raw.push_back(pattern.substr(start, comma - start));
             start = comma + 1;
         }
-        raw.push_back(text.substr(start));
+        raw.push_back(pattern.substr(start));
     } else {
-        static const Poco::RegularExpression term(R"((?:[^\s:\[\]]|\[[^\]]*\])+)");  // compiled once
-        Poco::RegularExpression::Match m;
-        std::string::size_type offset = 0;
-        while (offset < text.size() && term.match(text, offset, m) > 0) {
-            raw.push_back(text.substr(m.offset, m.length));
-            offset = m.offset + std::max<std::string::size_type>(m.length, 1);
+        size_t pos = 0, n = pattern.size();
+        size_t last_close = pattern.rfind(']');  // a "[" before it has its "]"
+        while (pos < n) {
+            size_t end = pos;
+            for (;;) {
+                char c = end < n ? pattern[end] : '\0';
+                if (end < n && !is_space(c) && c != ':' && c != '[' && c != ']') {
+                    ++end;
+                } else if (end < n && c == '[' && last_close != std::string::npos && last_close > end) {
+                    end = pattern.find(']', end + 1) + 1;
+                } else {
+                    break;
+                }
+            }
+            if (end > pos) raw.push_back(pattern.substr(pos, end - pos));
+            pos = end > pos ? end : pos + 1;
         }
     }
     std::vector<std::string> terms;
     for (auto& t : raw)
-        if (!Poco::trim(t).empty()) terms.push_back(Poco::trim(t));
+        if (!strip(t).empty()) terms.push_back(strip(t));
     return terms;
 }
 
@@ -54,49 +76,44 @@ std::vector<std::string> order_terms(const std::vector<std::string>& terms) {
 }
 
 // One term's name test, set up once per term and then tried on every group
-// and host name (it used to build a Poco::Glob, or compile the "~" regex,
-// per name tried: docs/performance.md). Results are Poco::Glob's / PCRE's,
-// with two exact shortcuts for the common shapes "name" and "prefix*" made
-// only of ASCII characters that are not glob syntax: Poco::Glob compares
-// code point by code point, and an ASCII code point only ever comes from
-// that same byte, so comparing bytes gives the same answer for any subject.
+// and host name (docs/performance.md). "~regex" terms are PCRE's, as in
+// ansible (re.match: anchored at the start, any end); every other term is
+// an fnmatch glob (fnmatch.hpp: linear, no recursion), with a byte
+// comparison for the common shapes "name" and "prefix*".
 class NameMatcher {
 public:
     explicit NameMatcher(const std::string& expr) : expr_(expr) {
         if (expr[0] == '~') {
             try {
-                // Like Python's re.match: anchored at the start, any end. (Poco's
-                // match(string) would demand a whole-string match.)
+                // RE_ANCHORED: Poco's match(string) would demand a whole-string match.
                 re_.emplace(expr.substr(1), Poco::RegularExpression::RE_ANCHORED);
             } catch (const Poco::Exception& e) {
                 throw invalid(e);
             }
             return;
         }
-        size_t plain = 0;  // leading ASCII non-glob characters
-        while (plain < expr.size() && is_plain(expr[plain])) ++plain;
-        if (plain == expr.size()) {
+        size_t plain = expr.find_first_of("*?[");
+        if (plain == std::string::npos) {
             kind_ = Kind::Exact;
-        } else if (plain + 1 == expr.size() && expr[plain] == '*') {
+        } else if (expr.find_first_not_of('*', plain) == std::string::npos) {
             kind_ = Kind::Prefix;
             prefix_len_ = plain;
         } else {
-            glob_.emplace(expr);  // its match() may throw SyntaxException, as before
+            glob_.emplace(expr);
         }
     }
 
     bool operator()(const std::string& name) {
         switch (kind_) {
             case Kind::Exact: return name == expr_;
-            case Kind::Prefix: return name.compare(0, prefix_len_, expr_, 0, prefix_len_) == 0 &&
-                                      name.size() >= prefix_len_;
+            case Kind::Prefix: return name.compare(0, prefix_len_, expr_, 0, prefix_len_) == 0;
             case Kind::Other: break;
         }
-        if (glob_) return glob_->match(name);
+        if (glob_) return glob_->matches(name);
         try {
             Poco::RegularExpression::Match m;
             return re_->match(name, 0, m) > 0;
-        } catch (const Poco::Exception& e) {
+        } catch (const Poco::Exception& e) {  // e.g. PCRE's match limit
             throw invalid(e);
         }
     }
@@ -104,9 +121,6 @@ public:
 private:
     enum class Kind { Exact, Prefix, Other };
 
-    static bool is_plain(char c) {
-        return static_cast<unsigned char>(c) < 0x80 && c != '*' && c != '?' && c != '[' && c != '\\';
-    }
     exed::BadInput invalid(const Poco::Exception& e) const {
         return exed::BadInput("invalid host pattern " + expr_ + ": " + e.message());
     }
@@ -114,7 +128,7 @@ private:
     const std::string& expr_;
     Kind kind_ = Kind::Other;
     size_t prefix_len_ = 0;
-    std::optional<Poco::Glob> glob_;
+    std::optional<Fnmatch> glob_;
     std::optional<Poco::RegularExpression> re_;
 };
 
@@ -134,33 +148,57 @@ Ids enumerate(const InventoryData& inv, const std::string& expr) {
     return out;
 }
 
+// Subscript numbers saturate here: far past any host count, yet start + 1
+// and end + 1 cannot overflow (Python's ints never do).
+constexpr long kHugeIndex = 1L << 50;
+
 struct Subscript {
     long start = 0;
     std::optional<long> end;  // none: a single index
 };
 
-// "g[1]", "g[1:3]", "g[2:]" (and the old "g[1-3]") -> ("g", subscript).
+// ASCII digits in s[from, to) as a number, saturated at kHugeIndex.
+long parse_index(const std::string& s, size_t from, size_t to) {
+    long v = 0;
+    for (size_t i = from; i < to; ++i) v = std::min(kHugeIndex, v * 10 + (s[i] - '0'));
+    return v;
+}
+
+bool digits(const std::string& s, size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+// "g[1]", "g[-1]", "g[1:3]", "g[2:]" (and the old "g[1-3]") -> ("g", subscript),
+// as ansible's PATTERN_WITH_SUBSCRIPT,
+//   ^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$
+// read by hand: the subscript holds no "[", so only the last "[" can open
+// it, and "." never matches a newline. (Terms are stripped: no final
+// newline for $ to skip.)
 std::pair<std::string, std::optional<Subscript>> split_subscript(const std::string& term) {
-    if (term[0] == '~') return {term, std::nullopt};
-    // The regex below can only match a term ending in "]" (or "]\n": PCRE's
-    // $ also matches before a final newline); skip it for every other term.
-    if (term.back() != ']' && term.back() != '\n') return {term, std::nullopt};
-    static const Poco::RegularExpression re(R"(^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$)");
-    std::vector<std::string> g;
-    if (re.split(term, g) == 0) return {term, std::nullopt};
-    g.resize(6);
+    if (term[0] == '~' || term.back() != ']') return {term, std::nullopt};
+    size_t open = term.rfind('[');
+    if (open == std::string::npos || open == 0 || term.find('\n') < open) return {term, std::nullopt};
+    size_t close = term.size() - 1, from = open + 1;
     Subscript s;
-    if (!g[2].empty()) {
-        s.start = Poco::NumberParser::parse(g[2]);
+    size_t sep = term.find_first_of(":-", from + 1);  // a range's separator follows a digit
+    if (sep != std::string::npos && sep < close && digits(term, from, sep) &&
+        digits(term, sep + 1, close)) {
+        s.start = parse_index(term, from, sep);
+        s.end = sep + 1 == close ? -1 : parse_index(term, sep + 1, close);
     } else {
-        s.start = Poco::NumberParser::parse(g[3]);
-        s.end = g[5].empty() ? -1 : long(Poco::NumberParser::parse(g[5]));
+        bool negative = from < close && term[from] == '-';
+        size_t first = from + (negative ? 1 : 0);
+        if (first == close || !digits(term, first, close)) return {term, std::nullopt};
+        s.start = negative ? -parse_index(term, first, close) : parse_index(term, first, close);
     }
-    return {g[1], s};
+    return {term.substr(0, open), s};
 }
 
 Ids apply_subscript(const Ids& hosts, const Subscript& s, const std::string& term) {
     long n = long(hosts.size());
+    if (n == 0) return hosts;  // ansible: no hosts, no subscript error
     if (!s.end || *s.end == 0) {  // ansible: a zero end means a single index
         long i = s.start < 0 ? n + s.start : s.start;
         if (i < 0 || i >= n) throw exed::BadInput("no hosts matched the subscripted pattern " + term);
@@ -201,6 +239,9 @@ void InventoryData::build(std::vector<std::string> group_names,
 }
 
 std::vector<uint32_t> match_host_ids(const InventoryData& inv, const std::string& pattern) {
+    if (pattern.size() > kMaxPatternBytes)
+        throw exed::BadInput("host pattern is longer than " + std::to_string(kMaxPatternBytes) +
+                             " bytes");
     Ids hosts;
     std::vector<char> in_term;  // over inv.hosts: the hosts of an & or ! term
     for (auto& term : order_terms(split_terms(pattern))) {

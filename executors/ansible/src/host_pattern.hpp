@@ -10,6 +10,7 @@
 // exed only targets hosts of the inventory.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -45,9 +46,13 @@ private:
     std::unordered_map<std::string, uint32_t> index;
 };
 
+// Longest pattern accepted (docs/api.md): work is linear in it, but a
+// request must not make every inventory name be scanned for megabytes.
+constexpr size_t kMaxPatternBytes = 4096;
+
 // The hosts `pattern` selects, in order, without duplicates, as indices
 // into inventory.hosts (no name is copied). Throws exed::BadInput on an
-// invalid regex or an out-of-range subscript.
+// invalid regex, an out-of-range subscript or a pattern over kMaxPatternBytes.
 std::vector<uint32_t> match_host_ids(const InventoryData& inventory, const std::string& pattern);
 
 }  // namespace exed::ansible
