@@ -2,6 +2,7 @@
 // the job's Redis stream), delete, cancel.
 #include "errors.hpp"
 #include "http/router.hpp"
+#include "http/security/route_hooks.hpp"
 #include "http/services.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -34,10 +35,12 @@ void list_jobs(Services& s, Context& c) {
     if (!cursor.empty() && !Poco::NumberParser::tryParse64(cursor, n))
         throw ApiError(400, "cursor must be the X-Next-Cursor value of a previous page");
     bool detail = c.flag("detail");
-    auto page = s.store.list(limit, cursor, detail);
+    bool filtered = security::filters_jobs(c);  // needs each job's targets
+    auto page = s.store.list(limit, cursor, detail || filtered);
     Poco::JSON::Array out;
     for (auto& j : page.jobs) {
-        if (detail) out.add(j.to_json(nullptr));
+        if (filtered && !security::visible(s, c, j)) continue;
+        if (detail) out.add(security::public_job(s, j));
         else out.add(j.jid);
     }
     if (!page.next_cursor.empty()) {
@@ -69,7 +72,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
         }
         out.flush();
     };
-    write("job", "", jobs::json_string(job.to_json(nullptr)));
+    write("job", "", jobs::json_string(security::public_job(s, job)));
     auto last_write = std::chrono::steady_clock::now();
     while (out.good()) {
         auto events = s.store.events(job.jid, after, 200, 1000);
@@ -95,6 +98,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
 void get_job(Services& s, Context& c) {
     c.only_params({"outputs", "follow", "after"});
     auto job = require_job(s, c.params["jid"]);
+    security::require_visible(s, c, job);
     if (c.flag("follow")) {
         bool sse = c.request.get("Accept", "").find("text/event-stream") != std::string::npos;
         std::string after = c.query.get("after", c.request.get("Last-Event-ID", "0"));
@@ -105,15 +109,16 @@ void get_job(Services& s, Context& c) {
     }
     if (c.flag("outputs")) {
         auto returns = s.store.returns(job.jid);
-        c.json(200, job.to_json(&returns));
+        c.json(200, security::public_job(s, job, &returns));
     } else {
-        c.json(200, job.to_json(nullptr));
+        c.json(200, security::public_job(s, job));
     }
 }
 
 void delete_job(Services& s, Context& c) {
     c.only_params({});
     auto job = require_job(s, c.params["jid"]);
+    security::authorise_change(s, c, job);
     if (!jobs::status::terminal(job.status)) {
         throw ApiError(409, "job " + job.jid + " is " + job.status +
                                 "; cancel it first with POST /jobs/" + job.jid + "/cancel");
@@ -125,6 +130,7 @@ void delete_job(Services& s, Context& c) {
 void cancel_job(Services& s, Context& c) {
     c.only_params({});
     auto job = require_job(s, c.params["jid"]);
+    security::authorise_change(s, c, job);
     if (jobs::status::terminal(job.status))
         throw ApiError(409, "job " + job.jid + " already ended (" + job.status + ")");
     s.store.request_cancel(job.jid);

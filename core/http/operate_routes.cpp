@@ -3,6 +3,7 @@
 // waiting for the end, every matched host in the answer).
 #include "errors.hpp"
 #include "http/router.hpp"
+#include "http/security/route_hooks.hpp"
 #include "http/services.hpp"
 #include "operate/validate.hpp"
 
@@ -17,6 +18,7 @@ void async_op(Services& s, Context& ctx, const std::string& op) {
     sub.operate = op;
     ctx.only_params({});
     sub.args = operate::args_from_body(op, ctx.body_object(), sub.patterns, sub.run_timeout);
+    security::authorise_submission(s, ctx, sub);
     auto job = s.submitter.submit(sub);
     Poco::JSON::Object out;
     out.set("jid", job.jid);
@@ -29,6 +31,7 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     sub.operate = op;
     sub.sync = true;
     sub.args = operate::args_from_query(op, ctx.query, sub.patterns);
+    security::authorise_submission(s, ctx, sub);
     auto job = s.submitter.submit(sub);
     auto done = s.submitter.wait(job.jid, s.settings.sync_timeout);
     if (!done) {
@@ -57,7 +60,7 @@ void targets(Services& s, Context& ctx) {
     if (pattern.empty()) pattern = "*";
     Poco::JSON::Array out;
     try {
-        for (auto& h : s.submitter.expand({pattern}, 404)) out.add(h);
+        for (auto& h : security::visible_hosts(s, ctx, s.submitter.expand({pattern}, 404))) out.add(h);
     } catch (const ApiError& e) {
         if (e.status() != 404) throw;  // no match is an empty list here, not an error
     }

@@ -7,6 +7,8 @@
 #include "plugins/registry.hpp"
 #include "redis/pool.hpp"
 
+namespace exed::http::security { class Security; }
+
 namespace exed::http {
 
 struct Services {
@@ -15,6 +17,7 @@ struct Services {
     redis::Pool& pool;
     jobs::Store& store;
     operate::Submitter& submitter;
+    security::Security& security;
 };
 
 class Router;

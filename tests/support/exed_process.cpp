@@ -73,6 +73,8 @@ void ExedProcess::start(bool worker, int wait_s) {
         if (worker) {
             if (log().find("running") != std::string::npos) return;
         } else {
+            // A TLS listener does not answer plain HTTP: its log line says it is up.
+            if (log().find("listening on") != std::string::npos) return;
             try {
                 auto r = http("GET", port_, "/plugins", "", {}, 2);
                 if (r.status == 200 || r.status == 401) return;
