@@ -52,7 +52,7 @@ public:
         } catch (const Poco::Net::ConnectionResetException&) {
             // The client went away mid-stream: nothing to answer.
         } catch (const std::exception& e) {
-            error_log().error(fmt::format("{} {}: {}", req.getMethod(), req.getURI(), e.what()));
+            error_log().error(fmt::format("{} {}: {}", req.getMethod(), s_.security.redactor().uri(req.getURI()), e.what()));
             fail(ctx, 500, std::string("internal error: ") + e.what(), nullptr);
         }
         log_access(req, resp, ctx, t0);
@@ -84,7 +84,7 @@ private:
         access_log().information(fmt::format(
             "{} - - [{}] \"{} {} {}\" {} {} {:.1f}", req.clientAddress().host().toString(),
             Poco::DateTimeFormatter::format(Poco::Timestamp(), "%d/%b/%Y:%H:%M:%S +0000"),
-            req.getMethod(), req.getURI(), req.getVersion(), int(resp.getStatus()),
+            req.getMethod(), s_.security.redactor().uri(req.getURI()), req.getVersion(), int(resp.getStatus()),
             ctx.bytes_sent < 0 ? std::string("-") : std::to_string(ctx.bytes_sent), ms));
     }
 

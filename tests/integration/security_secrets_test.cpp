@@ -109,13 +109,18 @@ TEST_CASE("extra_vars and secret_args are \"***\" in every job read, and only in
     std::string jid2 = r.object()->getValue<std::string>("jid");
     CHECK(a.finish(jid2).find("s3cr3t-cmd\"") == std::string::npos);
     CHECK(a.get("/jobs/" + jid2, a.runner).object()->getObject("operate_args")->getValue<std::string>("cmd") == "***");
+    // The same argument in a GET sync query is masked in the access log.
+    CHECK(a.get("/execute?target=web1&cmd=" + q("echo q-s3cr3t"), a.runner).status == 200);
 
     // Stored only where the worker needs it: the job record.
     redis::Pool pool(redis::Url::unix_socket_at(a.exed.dir().file("run/redis.sock")), 2);
     for (auto& [key, text] : redis_dump(pool))
         CHECK_MESSAGE((text.find("hunter2") == std::string::npos || key == "exed:job:" + jid), key);
     a.exed.stop();
+    CHECK_MESSAGE(slurp(a.logs.file("access.log")).find("GET /execute?target=web1&cmd=%2A%2A%2A ") != std::string::npos,
+                  slurp(a.logs.file("access.log")));
     for (auto log : {"audit.log", "error.log", "access.log"}) {
+        CHECK_MESSAGE(slurp(a.logs.file(log)).find("q-s3cr3t") == std::string::npos, log);
         CHECK_MESSAGE(slurp(a.logs.file(log)).find("hunter2") == std::string::npos, log);
         CHECK_MESSAGE(slurp(a.logs.file(log)).find(a.admin.secret) == std::string::npos, log);
         CHECK_MESSAGE(slurp(a.logs.file(log)).find(a.runner.secret) == std::string::npos, log);

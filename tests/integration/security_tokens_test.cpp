@@ -116,11 +116,16 @@ TEST_CASE("expanded targets outside the token's patterns are refused before any 
 
 TEST_CASE("job reads show only jobs within the caller's patterns") {
     Fleet f;
-    std::string on_node = f.post("/ping", R"({"targets":["node1"]})", f.admin).object()->getValue<std::string>("jid");
-    std::string on_web = f.post("/ping", R"({"targets":["web1"]})", f.web).object()->getValue<std::string>("jid");
-    std::string on_both =
-        f.post("/ping", R"({"targets":["node2","web1"]})", f.admin).object()->getValue<std::string>("jid");
-    for (auto& j : {on_node, on_web, on_both}) f.wait_job(j);
+    auto submit = [&](const std::string& body, const Token& t) {
+        auto r = f.post("/ping", body, t);
+        REQUIRE_MESSAGE(r.status == 201, r.body);
+        std::string jid = r.object()->getValue<std::string>("jid");
+        f.wait_job(jid);  // the next one may lock the same host
+        return jid;
+    };
+    std::string on_node = submit(R"({"targets":["node1"]})", f.admin);
+    std::string on_web = submit(R"({"targets":["web1"]})", f.web);
+    std::string on_both = submit(R"({"targets":["node2","web1"]})", f.admin);
 
     CHECK(f.get("/jobs", f.web).body == "[\"" + on_web + "\"]");
     CHECK(f.get("/jobs", f.nodes).body == "[\"" + on_node + "\"]");

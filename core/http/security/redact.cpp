@@ -1,6 +1,7 @@
 #include "http/security/redact.hpp"
 
 #include <Poco/StringTokenizer.h>
+#include <Poco/URI.h>
 
 namespace exed::http::security {
 
@@ -36,6 +37,23 @@ Redactor::Redactor(std::vector<std::string> extra_paths) {
 
 void Redactor::args(Poco::JSON::Object::Ptr args) const {
     for (const auto& p : paths_) mask_path(args, p, 0);
+}
+
+std::string Redactor::uri(const std::string& text) const {
+    if (text.find('?') == std::string::npos) return text;
+    try {
+        Poco::URI u(text);
+        auto params = u.getQueryParameters();
+        bool masked = false;
+        for (auto& [name, value] : params)
+            for (const auto& p : paths_)
+                if (p.size() == 1 && p[0] == name) value = kMask, masked = true;
+        if (!masked) return text;
+        u.setQueryParameters(params);
+        return u.toString();
+    } catch (const Poco::Exception&) {
+        return text.substr(0, text.find('?')) + "?***";  // unparsable: keep no query at all
+    }
 }
 
 void Redactor::job(Poco::JSON::Object::Ptr record) const {

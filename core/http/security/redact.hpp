@@ -18,6 +18,9 @@ public:
     void job(Poco::JSON::Object::Ptr record) const;
     // Masks, in place, an operation's arguments.
     void args(Poco::JSON::Object::Ptr args) const;
+    // A request URI for the logs: query parameters that are secret
+    // arguments (GET sync operations take arguments in the query) masked.
+    std::string uri(const std::string& uri) const;
 
 private:
     std::vector<std::vector<std::string>> paths_;
