@@ -38,7 +38,7 @@ TEST_CASE("rate_limit: a token bucket per token, 429 with Retry-After when empty
     int retry = std::stoi(r.header("Retry-After"));
     CHECK(retry >= 1);
     CHECK(retry <= 5);
-    CHECK(r.message().find("rate limit") != std::string::npos);
+    CHECK(r.message().find("rate limit of 0.2 requests/s exceeded") != std::string::npos);
     CHECK(http("GET", exed.port(), "/jobs", "", bearer(b)).status == 200);  // b has its own bucket
     // Without a valid token the bucket is the remote address's.
     CHECK(http("GET", exed.port(), "/jobs").status == 401);

@@ -38,6 +38,9 @@ public:
     // `file` may be empty (Redis stream only). Throws std::runtime_error
     // when the file cannot be opened.
     AuditLog(const std::string& file, int max_entries, redis::Pool& pool);
+    ~AuditLog();
+    AuditLog(const AuditLog&) = delete;
+    AuditLog& operator=(const AuditLog&) = delete;
     void record(const AuditEntry& e);
     // Newest first, at most `limit`.
     Poco::JSON::Array::Ptr recent(int limit);
@@ -47,9 +50,6 @@ private:
     int fd_ = -1;
     int max_;
     redis::Pool& pool_;
-
-public:
-    ~AuditLog();
 };
 
 }  // namespace exed::http::security

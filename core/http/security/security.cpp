@@ -6,6 +6,10 @@
 
 #include <Poco/NumberParser.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 
 namespace exed::http::security {
@@ -51,8 +55,8 @@ void Security::admit(Context& ctx, const std::string& path) {
     std::string key = caller ? "token:" + caller->name : "addr:" + ctx.request.clientAddress().host().toString();
     if (int wait = limiter_.take(key)) {
         ctx.response.set("Retry-After", std::to_string(wait));
-        throw ApiError(429, "rate limit of " + std::to_string(int(settings_.rate_limit)) +
-                                " requests/s exceeded; retry in " + std::to_string(wait) + " s");
+        throw ApiError(429, fmt::format("rate limit of {:g} requests/s exceeded; retry in {} s",
+                                        settings_.rate_limit, wait));
     }
     ctx.caller = caller;
     if (scope == 0) return;
