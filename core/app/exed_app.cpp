@@ -1,6 +1,9 @@
 #include "app/exed_app.hpp"
 
 #include "app/logging.hpp"
+#include "app/security_setup.hpp"
+#include "app/token_command.hpp"
+#include "http/security/security.hpp"
 #include "config.hpp"
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
@@ -87,6 +90,10 @@ void ExedApp::defineOptions(Poco::Util::OptionSet& options) {
                           .argument("file"));
     options.addOption(Option("exe-conf", "", "config file of `exed worker` (default: --conf)")
                           .argument("file"));
+    options.addOption(Option("scopes", "", "exed token: comma list of read,run,deploy,release,admin")
+                          .argument("list"));
+    options.addOption(Option("targets", "", "exed token: comma list of target patterns ('*' = all)")
+                          .argument("patterns"));
 }
 
 void ExedApp::handleOption(const std::string& name, const std::string& value) {
@@ -104,6 +111,10 @@ void ExedApp::handleOption(const std::string& name, const std::string& value) {
         conf_ = value;
     } else if (name == "exe-conf") {
         exe_conf_ = value;
+    } else if (name == "scopes") {
+        token_scopes_ = value;
+    } else if (name == "targets") {
+        token_targets_ = value;
     }
 }
 
@@ -115,12 +126,20 @@ void ExedApp::print_help() {
         "Remote execution daemon: REST API over Ansible/Salt executors with durable jobs in "
         "Redis.\n  exed              serve the API (with in-process workers)\n"
         "  exed worker       run jobs only, against the redis_url of --exe-conf\n"
+        "  exed token NAME --scopes read,run --targets 'web*'   make an API token\n"
         "  -d, --daemon      run in the background");
     help.format(std::cout);
 }
 
 int ExedApp::main(const std::vector<std::string>& args) {
     if (stop_early_) return EXIT_OK;
+    if (!args.empty() && args[0] == "token") {
+        if (args.size() != 2 || token_scopes_.empty() || token_targets_.empty()) {
+            std::cerr << "usage: exed token NAME --scopes read,run,... --targets 'pattern,...'\n";
+            return EXIT_USAGE;
+        }
+        return token_command(args[1], token_scopes_, token_targets_);
+    }
     bool worker = !args.empty() && args[0] == "worker";
     if (!args.empty() && !worker) {
         std::cerr << "exed: unknown command '" << args[0] << "' (try --help)\n";
@@ -135,6 +154,7 @@ int ExedApp::serve(bool worker_only) {
     std::string path = worker_only && !exe_conf_.empty() ? exe_conf_
                        : !conf_.empty()                  ? conf_
                                                          : start_dir() + "/exe.conf";
+    tighten_umask();
     Settings settings;
     try {
         settings = load_settings(path);
@@ -153,12 +173,16 @@ int ExedApp::serve(bool worker_only) {
         std::cerr << "exed: `exed worker` needs a shared runner.redis_url (not embedded)\n";
         return kExitConfig;
     }
+    http::security::SecuritySettings security_settings;
+    if (!worker_only)
+        if (int rc = load_security(settings, security_settings)) return rc;
     setup_logging(settings);
+    restrict_log_files(settings);
     exed_log().information(fmt::format("exed {} {} with {}", EXED_VERSION,
                                      worker_only ? "worker" : "api", settings.config_path));
     if (!settings.broker_url.empty())
         exed_log().warning("runner.broker_url is set but unused: exed queues jobs in Redis");
-    Poco::File(settings.run_dir).createDirectories();
+    private_run_dir(settings);
     try {
         settings.job_secret = jobs::load_or_create_secret(settings.job_secret, settings.run_dir);
     } catch (const std::exception& e) {
@@ -223,7 +247,24 @@ int ExedApp::serve(bool worker_only) {
     } else {
         operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
         operate::JobService job_service(settings, registry, store, pool);
-        http::Services services{settings, registry, submitter, job_service};
+        std::unique_ptr<http::security::Security> security;
+        try {
+            security = std::make_unique<http::security::Security>(
+                security_settings, settings, pool, [&submitter](const std::string& pattern) {
+                    try {
+                        return submitter.expand({pattern});
+                    } catch (const std::exception&) {
+                        return std::vector<std::string>{};  // matches nothing (or no executor)
+                    }
+                });
+        } catch (const std::exception& e) {
+            std::cerr << "exed: " << e.what() << "\n";
+            runner.stop();
+            if (embedded) embedded->stop();
+            return kExitConfig;
+        }
+        http::security::reload_tokens_on_sighup();
+        http::Services services{settings, registry, submitter, job_service, *security};
         http::Server server(services);
         try {
             server.start();

@@ -26,6 +26,7 @@ private:
     bool stop_early_ = false;
     std::string conf_;
     std::string exe_conf_;
+    std::string token_scopes_, token_targets_;  // exed token
 };
 
 }  // namespace exed::app

@@ -43,8 +43,12 @@ void setup_logging(const Settings& s) {
     Poco::Logger::setLevel("", level_of(s.log_level));
     // The access log is its own file with just the request lines.
     auto access = channel_for(s.access_log, "%t");
-    Poco::Logger::setChannel("exed.access", access);
-    Poco::Logger::setLevel("exed.access", Poco::Message::PRIO_INFORMATION);
+    // On the logger itself: the static setChannel(name) only reaches loggers
+    // that already exist, so "exed.access" (made at the first request) used
+    // to inherit the error log's channel and access_log was ignored.
+    Poco::Logger& log = Poco::Logger::get("exed.access");
+    log.setChannel(access);
+    log.setLevel(Poco::Message::PRIO_INFORMATION);
 }
 
 }  // namespace exed::app

@@ -8,9 +8,13 @@
 #include <Poco/Net/NameValueCollection.h>
 
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace exed::http {
+
+namespace security { struct Caller; }
 
 struct Context {
     Poco::Net::HTTPServerRequest& request;
@@ -19,6 +23,8 @@ struct Context {
     std::map<std::string, std::string> params;  // from the path, e.g. {jid}
     Poco::Net::NameValueCollection query;       // last value wins
     long bytes_sent = -1;                       // for the access log; -1 when streamed
+    std::shared_ptr<const security::Caller> caller;  // who asks (http/security)
+    std::vector<std::string> targets;           // expanded hosts, for the audit line
 
     // The request body as a JSON object: 413 when larger than max_body,
     // 400 when it is not a JSON object.

@@ -4,6 +4,7 @@
 #include "http/event_format.hpp"
 #include "http/job_json.hpp"
 #include "http/router.hpp"
+#include "http/security/route_hooks.hpp"
 #include "http/services.hpp"
 #include "json.hpp"
 
@@ -29,10 +30,12 @@ void list_jobs(Services& s, Context& c) {
     if (!cursor.empty() && !Poco::NumberParser::tryParse64(cursor, n))
         throw ApiError(400, "cursor must be the X-Next-Cursor value of a previous page");
     bool detail = c.flag("detail");
-    auto page = s.jobs.list(limit, cursor, detail);
+    bool filtered = security::filters_jobs(c);  // needs each job's targets
+    auto page = s.jobs.list(limit, cursor, detail || filtered);
     Poco::JSON::Array out;
     for (auto& j : page.jobs) {
-        if (detail) out.add(job_json(j, nullptr));
+        if (filtered && !security::visible(s, c, j)) continue;
+        if (detail) out.add(security::public_job(s, j));
         else out.add(j.jid);
     }
     if (!page.next_cursor.empty()) {
@@ -57,7 +60,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
         out << format_event(sse, type, id, data);
         out.flush();
     };
-    write("job", "", json_string(job_json(job, nullptr)));
+    write("job", "", json_string(security::public_job(s, job)));
     auto last_write = std::chrono::steady_clock::now();
     while (out.good()) {
         auto events = s.jobs.events(job.jid, after, 200, 1000);
@@ -83,6 +86,7 @@ void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string
 void get_job(Services& s, Context& c) {
     c.only_params({"outputs", "follow", "after"});
     auto job = s.jobs.get(c.params["jid"]);
+    security::require_visible(s, c, job);
     if (c.flag("follow")) {
         bool sse = c.request.get("Accept", "").find("text/event-stream") != std::string::npos;
         std::string after = c.query.get("after", c.request.get("Last-Event-ID", "0"));
@@ -93,21 +97,24 @@ void get_job(Services& s, Context& c) {
     }
     if (c.flag("outputs")) {
         auto returns = s.jobs.returns(job.jid);
-        c.json(200, job_json(job, &returns));
+        c.json(200, security::public_job(s, job, &returns));
     } else {
-        c.json(200, job_json(job, nullptr));
+        c.json(200, security::public_job(s, job));
     }
 }
 
 void delete_job(Services& s, Context& c) {
     c.only_params({});
-    s.jobs.remove(c.params["jid"]);
+    auto job = s.jobs.get(c.params["jid"]);
+    security::authorise_change(s, c, job);
+    s.jobs.remove(job.jid);
     c.no_content();
 }
 
 void cancel_job(Services& s, Context& c) {
     c.only_params({});
     auto job = s.jobs.get(c.params["jid"]);
+    security::authorise_change(s, c, job);
     Poco::JSON::Object out;
     out.set("jid", job.jid);
     if (s.jobs.cancel(job)) {

@@ -5,6 +5,7 @@
 #include "errors.hpp"
 #include "http/api_error.hpp"
 #include "http/router.hpp"
+#include "http/security/route_hooks.hpp"
 #include "http/services.hpp"
 #include "json.hpp"
 #include "operate/validate.hpp"
@@ -20,6 +21,7 @@ void async_op(Services& s, Context& ctx, const std::string& op) {
     sub.operate = op;
     ctx.only_params({});
     sub.args = operate::args_from_body(op, ctx.body_object(), sub.patterns, sub.run_timeout);
+    security::authorise_submission(s, ctx, sub);
     auto job = s.submitter.submit(sub);
     Poco::JSON::Object out;
     out.set("jid", job.jid);
@@ -33,6 +35,7 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     sub.sync = true;
     operate::Query query(ctx.query.begin(), ctx.query.end());
     sub.args = operate::args_from_query(op, query, sub.patterns);
+    security::authorise_submission(s, ctx, sub);
     auto job = s.submitter.submit(sub);
     auto done = s.submitter.wait(job.jid, s.settings.sync_timeout);
     if (!done) {
@@ -60,7 +63,7 @@ void targets(Services& s, Context& ctx) {
     std::string pattern = ctx.query.get("pattern", "*");
     if (pattern.empty()) pattern = "*";
     Poco::JSON::Array out;
-    for (auto& h : s.submitter.expand({pattern})) out.add(h);  // no match: an empty list
+    for (auto& h : security::visible_hosts(s, ctx, s.submitter.expand({pattern}))) out.add(h);  // no match: []
     ctx.json(200, out);
 }
 

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include "http/error_map.hpp"
+#include "http/security/security.hpp"
+#include "http/security/tls.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -25,14 +27,6 @@ namespace {
 Poco::Logger& access_log() { return Poco::Logger::get("exed.access"); }
 Poco::Logger& error_log() { return Poco::Logger::get("exed.http"); }
 
-// Equal-time comparison: the token check must not leak how much matched.
-bool same_secret(const std::string& a, const std::string& b) {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 class Handler : public Poco::Net::HTTPRequestHandler {
 public:
     Handler(const Router& router, Services& s) : router_(router), s_(s) {}
@@ -40,12 +34,14 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
         auto t0 = std::chrono::steady_clock::now();
-        Context ctx{req, resp, s_.settings.max_body, {}, {}};
+        Context ctx{req, resp, s_.settings.max_body, {}, {}, -1, nullptr, {}};
+        std::string path;
         try {
             Poco::URI uri(req.getURI());
             for (auto& [k, v] : uri.getQueryParameters()) ctx.query.set(k, v);
-            authenticate(req);
-            router_.dispatch(ctx, req.getMethod(), uri.getPath());
+            path = uri.getPath();
+            s_.security.admit(ctx, path);
+            router_.dispatch(ctx, req.getMethod(), path);
         } catch (const ApiError& e) {
             fail(ctx, e.status(), e.what(), e.extra());
         } catch (const DomainError& e) {
@@ -56,22 +52,18 @@ public:
         } catch (const Poco::Net::ConnectionResetException&) {
             // The client went away mid-stream: nothing to answer.
         } catch (const std::exception& e) {
-            error_log().error(fmt::format("{} {}: {}", req.getMethod(), req.getURI(), e.what()));
+            error_log().error(fmt::format("{} {}: {}", req.getMethod(), s_.security.redactor().uri(req.getURI()), e.what()));
             fail(ctx, 500, std::string("internal error: ") + e.what(), nullptr);
         }
         log_access(req, resp, ctx, t0);
+        try {
+            s_.security.record(ctx, path);
+        } catch (const std::exception& e) {
+            error_log().error(std::string("audit: ") + e.what());
+        }
     }
 
 private:
-    void authenticate(Poco::Net::HTTPServerRequest& req) {
-        const std::string& token = s_.settings.auth_token;
-        if (token.empty()) return;
-        std::string got = req.get("Authorization", "");
-        const std::string prefix = "Bearer ";
-        if (got.rfind(prefix, 0) != 0 || !same_secret(got.substr(prefix.size()), token))
-            throw ApiError(401, "authentication required: send Authorization: Bearer <token>");
-    }
-
     void fail(Context& ctx, int status, const std::string& message, Poco::JSON::Object::Ptr extra) {
         if (ctx.sent()) {  // a stream had started: all we can do is log
             error_log().warning(fmt::format("{} after the response started: {}", status, message));
@@ -81,6 +73,7 @@ private:
         body->set("message", message);
         if (status == 401) ctx.response.set("WWW-Authenticate", "Bearer");
         if (status == 503) ctx.response.set("Retry-After", "1");
+        if (status == 421) ctx.response.setKeepAlive(false);
         ctx.json(status, body);
     }
 
@@ -91,7 +84,7 @@ private:
         access_log().information(fmt::format(
             "{} - - [{}] \"{} {} {}\" {} {} {:.1f}", req.clientAddress().host().toString(),
             Poco::DateTimeFormatter::format(Poco::Timestamp(), "%d/%b/%Y:%H:%M:%S +0000"),
-            req.getMethod(), req.getURI(), req.getVersion(), int(resp.getStatus()),
+            req.getMethod(), s_.security.redactor().uri(req.getURI()), req.getVersion(), int(resp.getStatus()),
             ctx.bytes_sent < 0 ? std::string("-") : std::to_string(ctx.bytes_sent), ms));
     }
 
@@ -117,6 +110,7 @@ Server::Server(Services& services) : services_(services) {
     add_operate_routes(router_, services_);
     add_job_routes(router_, services_);
     add_info_routes(router_, services_);
+    services_.security.add_routes(router_);
 }
 
 Server::~Server() { stop(); }
@@ -124,9 +118,7 @@ Server::~Server() { stop(); }
 void Server::start() {
     const auto& st = services_.settings;
     Poco::Net::SocketAddress addr(st.listen, Poco::UInt16(st.listen_port));
-    Poco::Net::ServerSocket socket;
-    socket.bind(addr, true);
-    socket.listen(256);
+    auto socket = security::listen_socket(services_.security.settings(), addr, 256);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(st.http_threads);
     params->setMaxQueued(1024);

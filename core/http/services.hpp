@@ -6,6 +6,8 @@
 #include "operate/submitter.hpp"
 #include "plugins/registry.hpp"
 
+namespace exed::http::security { class Security; }
+
 namespace exed::http {
 
 struct Services {
@@ -13,6 +15,7 @@ struct Services {
     plugins::Registry& registry;
     operate::Submitter& submitter;
     operate::JobService& jobs;
+    security::Security& security;
 };
 
 class Router;

@@ -67,6 +67,7 @@ pid_t ExedProcess::spawn(const std::vector<std::string>& args) {
 }
 
 void ExedProcess::start(bool worker, int wait_s) {
+    size_t log_before = log().size();  // a restart appends to the same log
     pid_ = worker ? spawn({"worker", "--exe-conf", conf_path()}) : spawn({"-c", conf_path()});
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
     while (std::chrono::steady_clock::now() < until) {
@@ -74,6 +75,8 @@ void ExedProcess::start(bool worker, int wait_s) {
         if (worker) {
             if (log().find("running") != std::string::npos) return;
         } else {
+            // A TLS listener does not answer plain HTTP: its log line says it is up.
+            if (log().find("listening on", log_before) != std::string::npos) return;
             try {
                 auto r = http("GET", port_, "/plugins", "", {}, 2);
                 if (r.status == 200 || r.status == 401) return;

@@ -1,0 +1,45 @@
+#include "app/security_setup.hpp"
+
+#include <Poco/File.h>
+
+#include <iostream>
+
+#include <sys/stat.h>
+
+namespace exed::app {
+
+void tighten_umask() {
+    mode_t old = umask(027);
+    umask(old | 027);
+}
+
+void private_run_dir(const Settings& s) {
+    Poco::File(s.run_dir).createDirectories();
+    ::chmod(s.run_dir.c_str(), 0700);
+}
+
+void restrict_log_files(const Settings& s) {
+    for (const auto& path : {s.error_log, s.access_log}) {
+        struct stat st {};
+        if (path.empty() || path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        ::chmod(path.c_str(), st.st_mode & 0640);
+    }
+}
+
+int load_security(const Settings& s, http::security::SecuritySettings& out) {
+    constexpr int kExitConfig = 78;  // EX_CONFIG
+    try {
+        out = http::security::load_security_settings(s);
+    } catch (const ConfigError& e) {
+        std::cerr << "exed: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    std::string refusal = http::security::startup_refusal(out);
+    if (!refusal.empty()) {
+        std::cerr << "exed: " << refusal << "\n";
+        return kExitConfig;
+    }
+    return 0;
+}
+
+}  // namespace exed::app

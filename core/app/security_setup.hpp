@@ -1,0 +1,22 @@
+// Start-up steps of issue 15 kept out of exed_app.cpp: file modes whatever
+// the umask, the security settings and the refusal to serve a network
+// without tokens.
+#pragma once
+
+#include "config.hpp"
+#include "http/security/settings.hpp"
+
+namespace exed::app {
+
+// umask gains 027 (files 0640, dirs 0750 at most: the AOF, logs, keys and
+// everything the executors write), and run_dir becomes 0700.
+void tighten_umask();
+void private_run_dir(const Settings& s);
+// Existing log files made under an older, looser umask become 0640.
+void restrict_log_files(const Settings& s);
+
+// Reads the security keys; prints one line and returns 78 when they are
+// wrong or exed must not start (non-loopback listen without tokens), else 0.
+int load_security(const Settings& s, http::security::SecuritySettings& out);
+
+}  // namespace exed::app

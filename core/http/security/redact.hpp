@@ -1,0 +1,29 @@
+// Secrets in job reads: every value of operate_args.extra_vars, and every
+// argument named in [api] secret_args (dotted paths such as
+// "extra_opts.token"), is replaced by "***" before a job record leaves the
+// daemon. The record in Redis keeps the values: the worker needs them.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <string>
+#include <vector>
+
+namespace exed::http::security {
+
+class Redactor {
+public:
+    explicit Redactor(std::vector<std::string> extra_paths);
+    // Masks, in place, the operate_args of a public job record.
+    void job(Poco::JSON::Object::Ptr record) const;
+    // Masks, in place, an operation's arguments.
+    void args(Poco::JSON::Object::Ptr args) const;
+    // A request URI for the logs: query parameters that are secret
+    // arguments (GET sync operations take arguments in the query) masked.
+    std::string uri(const std::string& uri) const;
+
+private:
+    std::vector<std::vector<std::string>> paths_;
+};
+
+}  // namespace exed::http::security
