@@ -8,6 +8,7 @@
 #include "operate/submitter.hpp"
 #include "redis/embedded.hpp"
 #include "runner/runner.hpp"
+#include "shovey/face.hpp"
 
 #include <Poco/Environment.h>
 #include <Poco/File.h>
@@ -112,8 +113,10 @@ int ExedApp::serve(bool worker_only) {
                        : !conf_.empty()                  ? conf_
                                                          : start_dir() + "/exe.conf";
     Settings settings;
+    shovey::Config shovey_config;
     try {
         settings = load_settings(path);
+        shovey_config = shovey::load_config(settings);
     } catch (const ConfigError& e) {
         std::cerr << "exed: " << e.what() << "\n";
         return kExitConfig;
@@ -195,6 +198,7 @@ int ExedApp::serve(bool worker_only) {
                                      });
         http::Services services{settings, registry, pool, store, submitter};
         http::Server server(services);
+        shovey::Face shovey_face(shovey_config, settings, pool, submitter, store, server.router(), consumer);
         try {
             server.start();
             exed_log().information(fmt::format("listening on {}:{}", settings.listen, server.port()));

@@ -20,6 +20,7 @@ options:
   cmd: {type: str, description: a command line split shell-like (no shell)}
 '''
 
+import codecs
 import os
 import select
 import shlex
@@ -30,6 +31,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 KILL_GRACE = 3.0
+MAX_ORDER = 10000  # slices of output_order; the rest of the output follows them
 
 
 def _kill_group(proc):
@@ -46,7 +48,8 @@ def _kill_group(proc):
 
 
 def _run(argv):
-    """Returns (rc, stdout bytes, stderr bytes); None when our caller left."""
+    """Returns (rc, stdout bytes, stderr bytes, order); None when our caller left.
+    order: ('stdout'|'stderr', bytes) per read, in the order they came."""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
     chunks = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
@@ -55,6 +58,7 @@ def _run(argv):
         poller.register(fd, select.POLLIN)
     poller.register(1, 0)  # only POLLERR/POLLHUP: the ssh session closed
     open_fds = set(chunks)
+    order = []
     while open_fds:
         for fd, ev in poller.poll(500):
             if fd == 1:
@@ -63,13 +67,32 @@ def _run(argv):
             data = os.read(fd, 65536) if ev & (select.POLLIN | select.POLLHUP) else b''
             if data:
                 chunks[fd].append(data)
+                order.append(('stdout' if fd == proc.stdout.fileno() else 'stderr', data))
             else:
                 poller.unregister(fd)
                 open_fds.discard(fd)
     rc = proc.wait()
     if rc < 0:
         rc = 128 - rc  # killed by a signal: report it like a shell does
-    return rc, b''.join(chunks[proc.stdout.fileno()]), b''.join(chunks[proc.stderr.fileno()])
+    return rc, b''.join(chunks[proc.stdout.fileno()]), b''.join(chunks[proc.stderr.fileno()]), order
+
+
+def _output_order(order):
+    """[[type, n], ...]: stdout and stderr interleaved as produced, n the
+    UTF-8 bytes of that slice of the decoded text (what exed receives), so
+    exed can cut its stdout and stderr back into chunks (Shovey streams)."""
+    decoders = {}
+    slices = []
+    for kind, data in order:
+        dec = decoders.setdefault(kind, codecs.getincrementaldecoder('utf-8')('replace'))
+        n = len(dec.decode(data).encode('utf-8'))
+        if slices and slices[-1][0] == kind:
+            slices[-1][1] += n
+        elif n and len(slices) < MAX_ORDER:
+            slices.append([kind, n])
+        elif n:
+            break
+    return slices
 
 
 def main():
@@ -91,9 +114,9 @@ def main():
                          stderr='%s: %s\n' % (argv[0], e.strerror))
     if ran is None:
         os._exit(1)
-    rc, out, err = ran
+    rc, out, err, order = ran
     module.exit_json(changed=True, rc=rc, stdout=out.decode('utf-8', 'replace'),
-                     stderr=err.decode('utf-8', 'replace'))
+                     stderr=err.decode('utf-8', 'replace'), output_order=_output_order(order))
 
 
 if __name__ == '__main__':
