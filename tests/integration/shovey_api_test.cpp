@@ -15,7 +15,7 @@ namespace {
 
 const char* kShovey =
     "[shovey]\nstatus_interval = 1\ndown_after = 2\n"
-    "[shovey.commands]\nhello = echo hello\nsleepy = sleep 30\n";
+    "[shovey.commands]\nhello = echo hello\nsleepy = sleep 20\n";  // an orphan of a killed worker ends by itself
 
 std::string config(const SharedRedis& redis, const std::string& extra = "") {
     return test_config(redis.url(), std::string(kShovey) + extra);
@@ -157,4 +157,22 @@ TEST_CASE("api: node checks run one at a time across exed processes sharing a re
     CHECK(double(history->size()) <= elapsed + 1);
     // Both processes serve the same status.
     CHECK(http("GET", b.port(), "/status/node/node1/latest").object()->getValue<std::string>("status") == "up");
+}
+
+TEST_CASE("api: a run whose worker dies still ends - failed with the reason") {
+    SharedRedis redis;
+    ExedProcess api(config(redis, "[runner]\nconcurrency = 0\n")), w1(config(redis)), w2(config(redis));
+    api.start();
+    int port = api.port();
+    REQUIRE(eventually([&] { return node_status(port, "node1") == "up"; }, 30));
+    w1.start(true);
+    std::string id = create_job(port, R"({"command":"sleepy","nodes":["node1"]})");
+    REQUIRE(eventually([&] { return run_doc(port, id, "node1")->getValue<std::string>("status") == "running"; }, 30));
+    // Only w1 could take it; w2 is there to reclaim it after w1's lease.
+    w2.start(true);
+    w1.kill9();
+    auto doc = wait_job(port, id, "complete", 60);
+    CHECK(doc->getValue<std::string>("status") == "complete");
+    CHECK(nodes_in(doc, "failed") == std::vector<std::string>{"node1"});
+    CHECK(run_doc(port, id, "node1")->getValue<std::string>("error").find("was lost") != std::string::npos);
 }
