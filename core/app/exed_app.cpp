@@ -13,6 +13,7 @@
 #include "plugins/in_process_client.hpp"
 #include "redis/embedded.hpp"
 #include "runner/runner.hpp"
+#include "shovey/face.hpp"
 
 #include <Poco/Environment.h>
 #include <Poco/File.h>
@@ -156,8 +157,10 @@ int ExedApp::serve(bool worker_only) {
                                                          : start_dir() + "/exe.conf";
     tighten_umask();
     Settings settings;
+    shovey::Config shovey_config;
     try {
         settings = load_settings(path);
+        shovey_config = shovey::load_config(settings);
     } catch (const ConfigError& e) {
         std::cerr << "exed: " << e.what() << "\n";
         return kExitConfig;
@@ -266,6 +269,8 @@ int ExedApp::serve(bool worker_only) {
         http::security::reload_tokens_on_sighup();
         http::Services services{settings, registry, submitter, job_service, *security};
         http::Server server(services);
+        shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,
+                                 server.router(), consumer, shovey_access(*security));
         try {
             server.start();
             exed_log().information(fmt::format("listening on {}:{}", settings.listen, server.port()));

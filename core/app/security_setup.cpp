@@ -1,5 +1,8 @@
 #include "app/security_setup.hpp"
 
+#include "http/api_error.hpp"
+#include "http/context.hpp"
+
 #include <Poco/File.h>
 
 #include <iostream>
@@ -40,6 +43,21 @@ int load_security(const Settings& s, http::security::SecuritySettings& out) {
         return kExitConfig;
     }
     return 0;
+}
+
+shovey::Access shovey_access(http::security::Security& security) {
+    auto caller = [](const http::Context& c) -> const http::security::Caller& {
+        if (!c.caller) throw ApiError(401, "authentication required: send Authorization: Bearer <token>");
+        return *c.caller;
+    };
+    shovey::Access a;
+    a.require_change = [&security, caller](http::Context& c, const std::vector<std::string>& nodes) {
+        security.authorise_hosts(caller(c), nodes);
+    };
+    a.may_see = [&security](const http::Context& c, const std::vector<std::string>& nodes) {
+        return c.caller && security.may_see(*c.caller, nodes);
+    };
+    return a;
 }
 
 }  // namespace exed::app

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "config.hpp"
+#include "http/security/security.hpp"
 #include "http/security/settings.hpp"
+#include "shovey/routes.hpp"
 
 namespace exed::app {
 
@@ -18,5 +20,10 @@ void restrict_log_files(const Settings& s);
 // Reads the security keys; prints one line and returns 78 when they are
 // wrong or exed must not start (non-loopback listen without tokens), else 0.
 int load_security(const Settings& s, http::security::SecuritySettings& out);
+
+// The Shovey face's access rules from the tokens: a change needs the run
+// scope and every node within the token's patterns; reads show only jobs
+// and nodes within them.
+shovey::Access shovey_access(http::security::Security& security);
 
 }  // namespace exed::app

@@ -18,6 +18,7 @@ public:
     void start();
     void stop();
     Poco::UInt16 port() const;
+    Router& router() { return router_; }  // for faces wired by the app (Shovey)
 
 private:
     Services& services_;

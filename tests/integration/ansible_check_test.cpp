@@ -172,5 +172,5 @@ TEST_CASE("localhost with ansible_connection=local (the make run inventory)") {
     CHECK(obj(r.result)->getObject("localhost")->getValue<int>("status") == 0);
     r = p.run("execute", R"({"targets":["localhost"],"cmd":"echo hi there"})", hooks);
     REQUIRE_MESSAGE(r.ok(), r.error);
-    CHECK(r.result == R"({"localhost":{"rtc":0,"status":4,"stderr":"","stdout":"hi there\n"}})");
+    CHECK(r.result == R"({"localhost":{"output_order":[["stdout",9]],"rtc":0,"status":4,"stderr":"","stdout":"hi there\n"}})");
 }

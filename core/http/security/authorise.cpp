@@ -31,8 +31,9 @@ unsigned route_scope(const std::string& method, const std::string& path) {
     if (seg == "ping" || seg == "facter" || seg == "service" || seg == "execute") return Run;
     if (seg == "deploy") return Deploy;
     if (seg == "release") return reading ? Read : Release;  // GET /release lists the releasers
-    if (seg == "jobs" && !reading) return Run;  // refined per job by operation_scope
-    return Read;                                 // targets, jobs, and anything unknown (404)
+    if ((seg == "jobs" || seg == "shovey") && !reading) return Run;  // jobs: refined per job
+    if (!reading) return Admin;  // a change nothing above names: deny by default
+    return Read;                 // targets, jobs, Shovey reads, node status, unknown (404)
 }
 
 Scope operation_scope(const std::string& op) {

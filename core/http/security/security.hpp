@@ -40,6 +40,11 @@ public:
     // Cancelling or deleting a job needs its operation's scope and its hosts.
     void authorise_change(const Caller& caller, const jobs::Job& job);
     bool may_see(const Caller& caller, const jobs::Job& job) { return acl_.may_see(caller, job.targets); }
+    bool may_see(const Caller& caller, const std::vector<std::string>& hosts) { return acl_.may_see(caller, hosts); }
+    // Run scope and every host within the caller's patterns (403 otherwise).
+    void authorise_hosts(const Caller& caller, const std::vector<std::string>& hosts) {
+        authorise(caller, "execute", nullptr, hosts);
+    }
     // Hosts of `hosts` the caller may see (for target listings).
     std::vector<std::string> visible_hosts(const Caller& caller, const std::vector<std::string>& hosts);
     // The public job record, secrets masked.

@@ -29,6 +29,7 @@ options:
   kill_grace: {type: int, default: 3, description: seconds from SIGTERM to SIGKILL when the command is killed}
 '''
 
+import codecs
 import errno
 import os
 import select
@@ -40,6 +41,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 DONE = b'done'
+MAX_ORDER = 10000  # slices of output_order; the rest of the output follows them
 
 
 def _kill_group(pgid, reap, grace):
@@ -121,7 +123,8 @@ def _watch(argv, out_w, err_w, life_r, status_w, grace):
 
 
 def _run(argv, grace):
-    """Returns (rc, stdout bytes, stderr bytes); None when our caller left."""
+    """Returns (rc, stdout bytes, stderr bytes, order); None when our caller left.
+    order: ('stdout'|'stderr', bytes) per read, in the order they came."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     life_r, life_w = os.pipe()
@@ -139,6 +142,7 @@ def _run(argv, grace):
         poller.register(fd, select.POLLIN)
     poller.register(1, 0)  # only POLLERR/POLLHUP: the ssh session closed
     open_fds = set(chunks)
+    order = []
     while open_fds:
         for fd, ev in poller.poll():
             if fd == 1:
@@ -146,6 +150,8 @@ def _run(argv, grace):
             data = os.read(fd, 65536) if ev & (select.POLLIN | select.POLLHUP | select.POLLERR) else b''
             if data:
                 chunks[fd].append(data)
+                if fd != status_r:
+                    order.append(('stdout' if fd == out_r else 'stderr', data))
             else:
                 poller.unregister(fd)
                 open_fds.discard(fd)
@@ -158,10 +164,30 @@ def _run(argv, grace):
     status = b''.join(chunks[status_r]).split()
     out, err = b''.join(chunks[out_r]), b''.join(chunks[err_r])
     if len(status) == 2 and status[0] == b'exit':
-        return int(status[1]), out, err
+        return int(status[1]), out, err, order
     if len(status) == 2 and status[0] == b'error':  # it could not be started
-        return 127, b'', ('%s: %s\n' % (argv[0], os.strerror(int(status[1])))).encode()
-    return 128 + signal.SIGKILL, out, err + b'exed_exec: the command watcher died\n'
+        message = ('%s: %s\n' % (argv[0], os.strerror(int(status[1])))).encode()
+        return 127, b'', message, [('stderr', message)]
+    lost = b'exed_exec: the command watcher died\n'
+    return 128 + signal.SIGKILL, out, err + lost, order + [('stderr', lost)]
+
+
+def _output_order(order):
+    """[[type, n], ...]: stdout and stderr interleaved as produced, n the
+    UTF-8 bytes of that slice of the decoded text (what exed receives), so
+    exed can cut its stdout and stderr back into chunks (Shovey streams)."""
+    decoders = {}
+    slices = []
+    for kind, data in order:
+        dec = decoders.setdefault(kind, codecs.getincrementaldecoder('utf-8')('replace'))
+        n = len(dec.decode(data).encode('utf-8'))
+        if slices and slices[-1][0] == kind:
+            slices[-1][1] += n
+        elif n and len(slices) < MAX_ORDER:
+            slices.append([kind, n])
+        elif n:
+            break
+    return slices
 
 
 def main():
@@ -180,9 +206,9 @@ def main():
     ran = _run(argv, max(0, module.params['kill_grace']))
     if ran is None:
         os._exit(1)
-    rc, out, err = ran
+    rc, out, err, order = ran
     module.exit_json(changed=True, rc=rc, stdout=out.decode('utf-8', 'replace'),
-                     stderr=err.decode('utf-8', 'replace'))
+                     stderr=err.decode('utf-8', 'replace'), output_order=_output_order(order))
 
 
 if __name__ == '__main__':

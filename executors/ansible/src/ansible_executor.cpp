@@ -228,6 +228,7 @@ private:
         b->set("stderr", ran ? r.result->optValue<std::string>("stderr", "")
                              : result_message(r.result));
         if (!ran) b->set("error", result_message(r.result));
+        if (r.result->has("output_order")) b->set("output_order", r.result->get("output_order"));
         return b;
     }
 

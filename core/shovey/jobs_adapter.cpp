@@ -1,0 +1,97 @@
+#include "shovey/jobs_adapter.hpp"
+
+#include "errors.hpp"
+#include "json.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <exed/sdk.h>
+
+
+namespace exed::shovey {
+
+namespace {
+
+// Hooks of a ping made outside any job: nothing to record; `cancelled`
+// lets the executor stop its processes when exed stops.
+class PingHooks : public plugins::CallHooks {
+public:
+    explicit PingHooks(const std::atomic<bool>& stop) : stop_(stop) {}
+    void emit(const std::string&) override {}
+    bool cancelled() override { return stop_.load(); }
+
+private:
+    const std::atomic<bool>& stop_;
+};
+
+}  // namespace
+
+std::string JobsAdapter::submit_run(const std::string& node, const std::vector<std::string>& argv,
+                                    int run_timeout) {
+    operate::Submission s;
+    s.operate = "execute";
+    s.args = new Poco::JSON::Object;
+    Poco::JSON::Array a;
+    for (auto& word : argv) a.add(word);
+    s.args->set("argv", a);
+    s.patterns = {node};
+    s.run_timeout = run_timeout;
+    return submitter_.submit(s).jid;
+}
+
+std::optional<RunJob> JobsAdapter::run(const std::string& jid) {
+    auto job = jobs_.find(jid);
+    if (!job) return std::nullopt;
+    RunJob r;
+    r.jid = jid;
+    r.status = job->status;
+    r.error = job->error;
+    r.cancel_requested = job->cancel_requested;
+    r.run_timeout = job->run_timeout;
+    r.created_ms = job->created_ms;
+    r.started_s = job->startat;
+    r.finished_s = job->finished;
+    if (jobs::status::terminal(job->status)) {
+        auto returns = jobs_.returns(jid);
+        if (!job->targets.empty() && returns.count(job->targets[0])) r.result = returns[job->targets[0]];
+    }
+    return r;
+}
+
+void JobsAdapter::cancel(const std::string& jid) {
+    auto job = jobs_.find(jid);
+    if (!job || jobs::status::terminal(job->status)) return;
+    try {
+        jobs_.cancel(*job);
+    } catch (const DomainError& e) {
+        if (e.code() != Errc::conflict) throw;  // it ended meanwhile: nothing to cancel
+    }
+}
+
+std::vector<std::string> JobsAdapter::known_hosts() {
+    return submitter_.expand({"*"});  // every host, for ansible and salt alike (none: empty)
+}
+
+std::map<std::string, bool> JobsAdapter::ping(const std::vector<std::string>& hosts,
+                                              const std::atomic<bool>& stop) {
+    std::map<std::string, bool> answered;
+    for (auto& h : hosts) answered[h] = false;
+    if (hosts.empty()) return answered;
+    Poco::JSON::Object args;
+    Poco::JSON::Array targets;
+    for (auto& h : hosts) targets.add(h);
+    args.set("targets", targets);
+    PingHooks hooks(stop);
+    auto r = client_.run(client_.executor(), "ping", json_string(args), hooks);
+    if (!r.ok() || stop) return answered;
+    try {
+        auto results = parse_json(r.result).extract<Poco::JSON::Object::Ptr>();
+        for (auto& h : hosts) {
+            auto body = results->getObject(h);
+            answered[h] = body && body->optValue<int>(EXED_KEY_STATUS, -1) == EXED_HOST_OK;
+        }
+    } catch (const Poco::Exception&) {
+    }
+    return answered;
+}
+
+}  // namespace exed::shovey

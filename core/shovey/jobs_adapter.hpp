@@ -1,0 +1,62 @@
+// The one place the Shovey face meets the exed job manager: it submits a
+// node's run as an ordinary exed job (operate `execute` of an argv on one
+// host, through the Submitter: same validation, locks, queue, workers,
+// cancel, TTL), reads such a job back, cancels it, and asks the
+// configured executor which hosts exist and which answer a ping.
+// Kept in one small file so that it can be ported onto a reshaped core.
+#pragma once
+
+#include "operate/job_service.hpp"
+#include "operate/submitter.hpp"
+#include "plugins/executor_client.hpp"
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace exed::shovey {
+
+// What the face needs of the exed job that runs a command on one node.
+struct RunJob {
+    std::string jid;
+    std::string status;  // queued running done failed cancelled
+    std::string error;
+    bool cancel_requested = false;
+    int run_timeout = 0;
+    int64_t created_ms = 0;
+    int64_t started_s = 0;   // 0 while queued
+    int64_t finished_s = 0;  // 0 while not ended
+    std::string result;      // the node's per-host result JSON ("" when none)
+};
+
+class JobsAdapter {
+public:
+    JobsAdapter(operate::Submitter& submitter, operate::JobService& jobs,
+                plugins::ExecutorClient& client)
+        : submitter_(submitter), jobs_(jobs), client_(client) {}
+
+    // Queues `argv` on `node` with a per-run timeout; returns the jid.
+    // Throws DomainError (conflict with the busy hosts, unavailable, ...).
+    std::string submit_run(const std::string& node, const std::vector<std::string>& argv,
+                           int run_timeout);
+    std::optional<RunJob> run(const std::string& jid);
+    // Like POST /jobs/<jid>/cancel: a queued job ends now, a running one
+    // is stopped by its worker (process group TERM, KILL after cancel_grace).
+    void cancel(const std::string& jid);
+
+    // Every host the executor knows (the pattern "*").
+    std::vector<std::string> known_hosts();
+    // One ping of `hosts` through the executor: host -> answered. Stops
+    // early (everything unanswered) once `stop` turns true.
+    std::map<std::string, bool> ping(const std::vector<std::string>& hosts,
+                                     const std::atomic<bool>& stop);
+
+private:
+    operate::Submitter& submitter_;
+    operate::JobService& jobs_;
+    plugins::ExecutorClient& client_;
+};
+
+}  // namespace exed::shovey

@@ -1,0 +1,45 @@
+// Node status from the executor: every status_interval, one exed process
+// of all those sharing the Redis (whichever takes the check lease) pings
+// every host the executor knows and records up/down per node (down after
+// down_after missed checks in a row). Agent heartbeats will feed the same
+// records later.
+#pragma once
+
+#include "shovey/shovey_config.hpp"
+#include "shovey/jobs_adapter.hpp"
+#include "shovey/store/shovey_store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace exed::shovey {
+
+class NodeChecker {
+public:
+    NodeChecker(const Config& config, Store& store, JobsAdapter& jobs, std::string token);
+    ~NodeChecker();
+
+    void start();
+    void stop();
+    // One round: takes the lease (false when another process holds it or
+    // checked less than status_interval ago), pings, records, and keeps
+    // the lease until the interval since the start has passed.
+    bool check_once();
+
+private:
+    void loop();
+
+    const Config& config_;
+    Store& store_;
+    JobsAdapter& jobs_;
+    std::string token_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::thread thread_;
+};
+
+}  // namespace exed::shovey

@@ -1,0 +1,63 @@
+// One node's run of a Shovey job: its status in Shovey's terms, derived
+// from the exed job that runs it (or from why none does), and its output
+// as sequenced chunks.
+//
+// Node statuses: created down running succeeded failed nacked invalid
+// cancelled killed. Every one but created and running is terminal, and a
+// run always reaches one: its exed job does (cancel, run_timeout, a lost
+// worker all end it), and a job that vanished counts as failed.
+#pragma once
+
+#include "shovey/jobs_adapter.hpp"
+
+#include <Poco/JSON/Object.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace exed::shovey {
+
+namespace node_status {
+inline const std::string created = "created", down = "down", running = "running",
+                         succeeded = "succeeded", failed = "failed", nacked = "nacked",
+                         invalid = "invalid", cancelled = "cancelled", killed = "killed";
+bool terminal(const std::string& s);
+}  // namespace node_status
+
+struct Run {
+    std::string node;
+    std::string jid;      // the exed job ("" when none was started)
+    std::string status;
+    std::string error;
+    int64_t ack_ms = 0;   // when the run started (0: never)
+    int64_t end_ms = 0;   // when it ended (0: not yet)
+    std::optional<int> exit_status;
+    // Output, only where the exed job's result is read (not cached).
+    std::string stdout_text, stderr_text;
+    // The order the executor saw the output in: (type, bytes) slices of
+    // stdout_text and stderr_text; empty when it did not say.
+    std::vector<std::pair<std::string, size_t>> order;
+
+    // Cached form (without output) in the job record, and back.
+    std::string to_cache_json() const;
+    static Run from_cache_json(const std::string& node, const std::string& json);
+};
+
+// The run as its exed job says (nullopt: the job expired or was deleted).
+Run run_from_job(const std::string& node, const std::string& jid, const std::optional<RunJob>& job);
+
+struct Chunk {
+    std::string type;   // stdout | stderr
+    int64_t seq = 0;    // 1, 2, ... within its type
+    int64_t both_seq = 0;  // 1, 2, ... over both types, in production order
+    std::string output;
+};
+
+// The run's output as chunks in production order: the executor's order
+// when it gave one, else the whole stdout then the whole stderr.
+std::vector<Chunk> chunks_of(const Run& run);
+
+}  // namespace exed::shovey

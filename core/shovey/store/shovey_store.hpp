@@ -1,0 +1,91 @@
+// The Shovey face's own Redis data, below the face (the routes never touch
+// Redis): job documents and their index, node status with a bounded
+// history, and the lease that keeps node checks one at a time across every
+// exed process sharing the Redis. The per-node runs themselves are exed
+// jobs (core/jobs); a document only names them. Keys: docs/architecture.md.
+#pragma once
+
+#include "redis/pool.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace exed::shovey {
+
+namespace keys {
+inline std::string job(const std::string& id) { return "exed:shovey:job:" + id; }
+inline const std::string job_prefix = "exed:shovey:job:";
+inline const std::string jobs = "exed:shovey:jobs";        // zset: score = creation sequence
+inline const std::string jobs_seq = "exed:shovey:jobs:seq";
+inline std::string node(const std::string& n) { return "exed:shovey:node:" + n; }
+inline std::string history(const std::string& n) { return "exed:shovey:node:" + n + ":history"; }
+inline const std::string nodes = "exed:shovey:nodes";      // set of node names with a status
+inline const std::string check_lease = "exed:shovey:check";
+}  // namespace keys
+
+// A Shovey job as stored. `runs` holds one JSON object per node (see
+// shovey/runs.hpp): the exed job that runs there, or why none does, and
+// the run's final document once it ended.
+struct JobRecord {
+    std::string id;
+    std::string command;
+    int run_timeout = 0;
+    std::string quorum;
+    int64_t created_ms = 0;
+    int64_t updated_ms = 0;
+    std::string status;  // set only when no run decides it: quorum_failed, job_failed
+    std::string error;
+    std::vector<std::string> nodes;             // as asked, in order
+    std::map<std::string, std::string> runs;    // node -> JSON
+};
+
+struct NodeStatus {
+    std::string node;
+    std::string status;  // up | down
+    int64_t updated_ms = 0;
+};
+
+struct IdPage {
+    std::vector<std::string> ids;
+    std::string next_cursor;  // empty on the last page
+};
+
+class Store {
+public:
+    explicit Store(redis::Pool& pool) : pool_(pool) {}
+
+    // Writes the record and indexes it in one step; it expires after ttl_s.
+    void create(const JobRecord& job, int ttl_s);
+    std::optional<JobRecord> get(const std::string& id);
+    // One node's run JSON (and updated_ms) of an existing record.
+    void set_run(const std::string& id, const std::string& node, const std::string& run_json,
+                 int64_t updated_ms);
+    void set_updated(const std::string& id, int64_t updated_ms);
+    void expire(const std::string& id, int ttl_s);
+    // Newest first; entries whose record expired are dropped on the way.
+    IdPage list(int limit, const std::string& cursor);
+
+    // Records one check of `node`, atomically: up when it answered; after
+    // a miss, up still while it was up and has missed fewer than
+    // down_after checks in a row, down otherwise. Appends to its history
+    // (newest first, at most history_max). Returns the status recorded.
+    std::string record_check(const std::string& node, bool answered, int down_after,
+                             int64_t now_ms, int history_max);
+    std::optional<NodeStatus> node_status(const std::string& node);
+    std::vector<NodeStatus> all_nodes();
+    std::vector<NodeStatus> history(const std::string& node, int limit);
+
+    // The check lease: at most one holder at a time. end_check keeps the
+    // key `keep_ms` longer (so the next check waits for its interval), or
+    // deletes it when keep_ms <= 0; only the holder's token can.
+    bool take_check(const std::string& token, int64_t lease_ms);
+    void end_check(const std::string& token, int64_t keep_ms);
+
+private:
+    redis::Pool& pool_;
+};
+
+}  // namespace exed::shovey
