@@ -7,7 +7,8 @@ add_executable(exed_security_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_browser_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_tls_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_secrets_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_defaults_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_defaults_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/security_shovey_test.cpp)
 target_link_libraries(exed_security_tests PRIVATE exed_test_http)
 add_dependencies(exed_security_tests exed exed_test_plugins exed_common)
 doctest_discover_tests(exed_security_tests TEST_PREFIX "security: ")
