@@ -4,10 +4,11 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
            redis-server ansible-core openssh-server openssh-client git python3 procps \
-           util-linux curl ca-certificates wrk facter
+           util-linux curl ca-certificates wrk facter \
+           dpkg-dev file
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test install bench clean
+.PHONY: deps build run test install deb bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -31,6 +32,10 @@ test: build
 
 install: build
 	cmake --install $(BUILD)
+
+# exed_<version>_amd64.deb in $(BUILD)/deb (packaging/deb.cmake).
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 bench: build
 	bench/run
