@@ -27,8 +27,16 @@ run: build
 	$(BUILD)/core/exed -c etc/exe.conf
 
 # Every test. Suites share loopback ports and sshd hosts: run them one at a time.
-test: build
+test: build $(BUILD)/tools/promtool
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# promtool (checks /metrics in the tests), taken from Debian's prometheus
+# package without installing it (that would start a Prometheus server).
+$(BUILD)/tools/promtool:
+	@mkdir -p $(BUILD)/tools/deb && chmod 777 $(BUILD)/tools/deb
+	cd $(BUILD)/tools/deb && { apt-get download -q prometheus || { $(SUDO) apt-get update -q && apt-get download -q prometheus; }; }
+	dpkg-deb -x $(BUILD)/tools/deb/prometheus_*.deb $(BUILD)/tools/deb/x
+	cp $(BUILD)/tools/deb/x/usr/bin/promtool $@ && rm -rf $(BUILD)/tools/deb
 
 install: build
 	cmake --install $(BUILD)

@@ -19,6 +19,7 @@ struct Context {
     std::map<std::string, std::string> params;  // from the path, e.g. {jid}
     Poco::Net::NameValueCollection query;       // last value wins
     long bytes_sent = -1;                       // for the access log; -1 when streamed
+    std::string route;                          // the matched pattern ("/jobs/{jid}"), for metrics
 
     // The request body as a JSON object: 413 when larger than max_body,
     // 400 when it is not a JSON object.

@@ -3,6 +3,7 @@
 #include "errors.hpp"
 #include "http/router.hpp"
 #include "http/services.hpp"
+#include "metrics/metrics.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
@@ -136,6 +137,7 @@ void cancel_job(Services& s, Context& c) {
         s.store.finish(job.jid, jobs::Failure, jobs::status::cancelled, "cancelled", {},
                        job.targets, jobs::status::queued)) {
         out.set("status", jobs::status::cancelled);
+        metrics::global().job_ended(job.operate, jobs::status::cancelled);
         c.json(200, out);
         return;
     }

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include "errors.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/route.hpp"
 #include "redis/pool.hpp"
 
 #include <Poco/DateTimeFormat.h>
@@ -60,6 +62,8 @@ public:
             fail(ctx, 500, std::string("internal error: ") + e.what(), nullptr);
         }
         log_access(req, resp, ctx, t0);
+        metrics::global().http_request(ctx.route.empty() ? "unmatched" : ctx.route, int(resp.getStatus()),
+                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 
 private:
@@ -117,6 +121,7 @@ Server::Server(Services& services) : services_(services) {
     add_operate_routes(router_, services_);
     add_job_routes(router_, services_);
     add_info_routes(router_, services_);
+    metrics::add_metrics_route(router_, services_);
 }
 
 Server::~Server() { stop(); }

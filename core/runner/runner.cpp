@@ -1,6 +1,7 @@
 #include "runner/runner.hpp"
 
 #include "jobs/signature.hpp"
+#include "metrics/metrics.hpp"
 #include "operate/validate.hpp"
 
 #include <Poco/Environment.h>
@@ -154,6 +155,7 @@ std::optional<jobs::Taken> Runner::finish_failed(const jobs::Job& job, const std
                                                  const std::string& error, const std::string& status) {
     auto next = settle(entry_id, job.jid, job.targets, jobs::Ending{jobs::Failure, status, error, {}},
                        consumer, take_next);
+    metrics::global().job_ended(job.operate, status);
     logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
     return next;
 }
@@ -183,6 +185,7 @@ std::optional<jobs::Taken> Runner::run_entry(const jobs::Taken& taken, const std
     // ran out while queued (re-entrant for this job, refused if someone else has them).
     auto claim = store_.claim(*job, consumer, now_s(), settings_.lease * 1000);
     if (claim.outcome == "cancel") {
+        metrics::global().job_ended(job->operate, jobs::status::cancelled);
         return settle(entry.id, job->jid, job->targets,
                       jobs::Ending{jobs::Failure, jobs::status::cancelled, "cancelled", {}}, consumer,
                       take_next);
@@ -209,6 +212,8 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
     }
 
     plugins::OpResult r;
+    metrics::global().job_started();
+    auto op_started = std::chrono::steady_clock::now();
     auto plugin = registry_.find(job.plugin_kind, job.plugin_type);
     if (!plugin) {
         r.status = EXED_ERR;
@@ -229,6 +234,8 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
         r = plugin->invoke(job.plugin_op, jobs::json_string(args), *hooks);
     }
 
+    metrics::global().op_finished(job.operate, job.plugin_type,
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - op_started).count());
     auto results = per_host(r.result);
     if (results.empty()) results = hooks->host_results();
     int state = jobs::Done;
@@ -269,6 +276,7 @@ std::optional<jobs::Taken> Runner::execute(jobs::Job job, const std::string& ent
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }
     }
+    metrics::global().job_ended(job.operate, status);
     logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
                                      error.empty() ? "" : ": " + error));
     return next;
