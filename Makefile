@@ -2,6 +2,7 @@
 # whatever Debian 12 packages are missing, then build with CMake.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+OPENAPI_VALIDATOR = $(BUILD)/tools/openapi/node_modules/.bin/validate-api
 APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
            redis-server ansible-core openssh-server openssh-client git python3 procps \
            util-linux curl ca-certificates wrk facter \
@@ -27,7 +28,7 @@ run: build
 	$(BUILD)/core/exed -c etc/exe.conf
 
 # Every test. Suites share loopback ports and sshd hosts: run them one at a time.
-test: build $(BUILD)/tools/promtool
+test: build $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 
 # promtool (checks /metrics in the tests), taken from Debian's prometheus
@@ -37,6 +38,10 @@ $(BUILD)/tools/promtool:
 	cd $(BUILD)/tools/deb && { apt-get download -q prometheus || { $(SUDO) apt-get update -q && apt-get download -q prometheus; }; }
 	dpkg-deb -x $(BUILD)/tools/deb/prometheus_*.deb $(BUILD)/tools/deb/x
 	cp $(BUILD)/tools/deb/x/usr/bin/promtool $@ && rm -rf $(BUILD)/tools/deb
+
+# A standard OpenAPI 3 validator (npm) for the /openapi.json test.
+$(OPENAPI_VALIDATOR):
+	npm install -q --no-audit --no-fund --prefix $(BUILD)/tools/openapi @seriousme/openapi-schema-validator@2.11.0
 
 install: build
 	cmake --install $(BUILD)

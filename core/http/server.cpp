@@ -3,6 +3,7 @@
 #include "errors.hpp"
 #include "metrics/metrics.hpp"
 #include "metrics/route.hpp"
+#include "openapi/route.hpp"
 #include "redis/pool.hpp"
 
 #include <Poco/DateTimeFormat.h>
@@ -122,6 +123,7 @@ Server::Server(Services& services) : services_(services) {
     add_job_routes(router_, services_);
     add_info_routes(router_, services_);
     metrics::add_metrics_route(router_, services_);
+    openapi::add_openapi_route(router_);
 }
 
 Server::~Server() { stop(); }

@@ -18,6 +18,7 @@ public:
     void start();
     void stop();
     Poco::UInt16 port() const;
+    const Router& router() const { return router_; }  // its routes (the OpenAPI test)
 
 private:
     Services& services_;
