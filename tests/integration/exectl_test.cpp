@@ -13,6 +13,9 @@
 #include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace exed::test;
 
 namespace {
@@ -249,4 +252,36 @@ TEST_CASE("exectl --help for every command and bash completion") {
                                        "; COMP_WORDS=(exectl --json ex); COMP_CWORD=2; _exectl; echo ${COMPREPLY[@]};"
                                        " COMP_WORDS=(exectl jobs --l); COMP_CWORD=2; _exectl; echo ${COMPREPLY[@]}"});
     CHECK(comp.out == "execute\n--limit\n");
+}
+
+TEST_CASE("exectl --cacert: https verified against the given CA, refused (exit 3) without it") {
+    TempDir d;
+    std::string sh = "cd " + d.path() +
+                     " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2"
+                     " -subj /CN=exectl-test-ca"
+                     " && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost"
+                     " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext"
+                     " && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem"
+                     " -days 2 -extfile ext";
+    REQUIRE(run("sh", {"-c", sh + " 2>/dev/null"}).code == 0);
+    int port = free_port();
+    auto server = Poco::Process::launch(
+        "python3", {std::string(EXED_SOURCE_DIR) + "/tests/fixtures/tls_json_server.py", std::to_string(port),
+                    d.file("srv.pem"), d.file("srv.key")});
+    std::string url = "https://127.0.0.1:" + std::to_string(port);
+    Run ok;
+    for (int i = 0; i < 50; ++i) {
+        ok = run(exectl_binary(), {"--url", url, "--cacert", d.file("ca.pem"), "target"});
+        if (ok.err.find("Connection refused") == std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(ok.code == 0);
+    CHECK(ok.out == "[\"tls-host\"]\n");
+    auto untrusted = run(exectl_binary(), {"--url", url, "target"});
+    CHECK(untrusted.code == 3);
+    CHECK(untrusted.err.find("TLS with " + url + " failed") != std::string::npos);
+    auto missing = run(exectl_binary(), {"--url", url, "--cacert", d.file("nope.pem"), "target"});
+    CHECK(missing.code == 2);
+    Poco::Process::kill(server);
+    server.wait();
 }
