@@ -285,3 +285,27 @@ TEST_CASE("exectl --cacert: https verified against the given CA, refused (exit 3
     Poco::Process::kill(server);
     server.wait();
 }
+
+TEST_CASE("exectl execute over ansible (local connection): the program gets exactly ARGV") {
+    SharedRedis redis;
+    TempDir inv;
+    inv.write("inventory", "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n");
+    ExedProcess exed(test_config(redis.url(),
+                                 "[runner]\nexecutor = ansible\n[ansible]\nworkdir = " + inv.path() +
+                                     "\ninventory = inventory\nrun_dir = @DIR@/ansible\n",
+                                 EXED_BUILD_DIR "/plugins"));
+    exed.start();
+    // printf prints each argument between brackets: the words arrive intact.
+    std::vector<std::string> words = {"two words", "it's", "\"dq\"", "$HOME", "back\\slash", "", "{{ x }}",
+                                      "-x", "*", "ünï ☃", ";", "a\tb"};
+    std::vector<std::string> args = {"execute", "localhost", "--", "printf", "[%s]"};
+    args.insert(args.end(), words.begin(), words.end());
+    auto r = exectl(exed.port(), args);
+    CAPTURE(r.err);
+    REQUIRE(r.code == 0);
+    std::string expected;
+    for (const auto& w : words) expected += "[" + w + "]";
+    auto host = obj(r.out)->getObject("return_data")->getObject("localhost");
+    CHECK(host->getValue<std::string>("stdout") == expected);
+    CHECK(host->getValue<int>("rtc") == 0);
+}
