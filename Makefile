@@ -2,12 +2,14 @@
 # whatever Debian 12 packages are missing, then build with CMake.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+OPENAPI_VALIDATOR = $(BUILD)/tools/openapi/node_modules/.bin/validate-api
 APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest-dev \
            redis-server ansible-core openssh-server openssh-client git python3 procps \
-           util-linux curl ca-certificates wrk facter clang-14 libclang-rt-14-dev
+           util-linux curl ca-certificates wrk facter clang-14 libclang-rt-14-dev \
+           dpkg-dev file
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test sanitize fuzz install bench clean
+.PHONY: deps build run test sanitize fuzz install deb bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -27,7 +29,7 @@ run: build
 
 # Every test. Suites share loopback ports and sshd hosts: run them one at a time.
 # Then the sanitizer pass (below): CI runs both.
-test: build
+test: build $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 	$(MAKE) sanitize
 
@@ -56,8 +58,24 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target exed_fuzzers
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# promtool (checks /metrics in the tests), taken from Debian's prometheus
+# package without installing it (that would start a Prometheus server).
+$(BUILD)/tools/promtool:
+	@mkdir -p $(BUILD)/tools/deb && chmod 777 $(BUILD)/tools/deb
+	cd $(BUILD)/tools/deb && { apt-get download -q prometheus || { $(SUDO) apt-get update -q && apt-get download -q prometheus; }; }
+	dpkg-deb -x $(BUILD)/tools/deb/prometheus_*.deb $(BUILD)/tools/deb/x
+	cp $(BUILD)/tools/deb/x/usr/bin/promtool $@ && rm -rf $(BUILD)/tools/deb
+
+# A standard OpenAPI 3 validator (npm) for the /openapi.json test.
+$(OPENAPI_VALIDATOR):
+	npm install -q --no-audit --no-fund --prefix $(BUILD)/tools/openapi @seriousme/openapi-schema-validator@2.11.0
+
 install: build
 	cmake --install $(BUILD)
+
+# exed_<version>_amd64.deb in $(BUILD)/deb (packaging/deb.cmake).
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 bench: build
 	bench/run

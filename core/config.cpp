@@ -9,6 +9,7 @@
 #include <Poco/String.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -68,7 +69,16 @@ std::string secret(const Poco::Util::AbstractConfiguration& c, const std::string
 }  // namespace
 
 std::vector<std::string> default_plugin_dirs() {
-    return {EXED_INSTALL_PLUGIN_DIR, EXED_BUILD_PLUGIN_DIR};
+    // Relative to the binary (<prefix>/bin/exed -> <prefix>/lib/exed/plugins),
+    // so one build serves `make install` and the .deb; the build tree's dir
+    // only for a binary inside that build tree.
+    std::vector<std::string> dirs;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) dirs.push_back((exe.parent_path().parent_path() / "lib/exed/plugins").string());
+    std::string build_root = std::filesystem::path(EXED_BUILD_PLUGIN_DIR).parent_path().string() + "/";
+    if (ec || exe.string().rfind(build_root, 0) == 0) dirs.push_back(EXED_BUILD_PLUGIN_DIR);
+    return dirs;
 }
 
 std::string Settings::section_json(const std::string& name) const {

@@ -25,6 +25,7 @@ struct Context {
     long bytes_sent = -1;                       // for the access log; -1 when streamed
     std::shared_ptr<const security::Caller> caller;  // who asks (http/security)
     std::vector<std::string> targets;           // expanded hosts, for the audit line
+    std::string route;                          // the matched pattern ("/jobs/{jid}"), for metrics
 
     // The request body as a JSON object: 413 when larger than max_body,
     // 400 when it is not a JSON object.

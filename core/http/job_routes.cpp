@@ -7,6 +7,7 @@
 #include "http/security/route_hooks.hpp"
 #include "http/services.hpp"
 #include "json.hpp"
+#include "metrics/metrics.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
@@ -119,6 +120,7 @@ void cancel_job(Services& s, Context& c) {
     out.set("jid", job.jid);
     if (s.jobs.cancel(job)) {
         out.set("status", jobs::status::cancelled);
+        metrics::global().job_ended(job.operate, jobs::status::cancelled);
         c.json(200, out);
         return;
     }

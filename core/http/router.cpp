@@ -17,7 +17,7 @@ std::vector<std::string> Router::split(const std::string& path) {
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler h) {
-    routes_.push_back({method, split(pattern), std::move(h)});
+    routes_.push_back({method, pattern, split(pattern), std::move(h)});
 }
 
 bool Router::match(const Route& r, const std::vector<std::string>& segs,
@@ -33,6 +33,12 @@ bool Router::match(const Route& r, const std::vector<std::string>& segs,
     return true;
 }
 
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+    return out;
+}
+
 void Router::dispatch(Context& ctx, const std::string& method, const std::string& path) const {
     auto segs = split(path);
     std::string allow;
@@ -41,6 +47,7 @@ void Router::dispatch(Context& ctx, const std::string& method, const std::string
         if (!match(r, segs, params)) continue;
         if (r.method == method || (method == "HEAD" && r.method == "GET")) {
             ctx.params = std::move(params);
+            ctx.route = r.pattern;
             r.handler(ctx);
             return;
         }

@@ -18,10 +18,13 @@ public:
     // Runs the matching handler; throws ApiError 404 (no such path) or 405
     // (path exists, method does not; the Allow header is set).
     void dispatch(Context& ctx, const std::string& method, const std::string& path) const;
+    // Every route as (method, pattern), in the order added (OpenAPI test).
+    std::vector<std::pair<std::string, std::string>> routes() const;
 
 private:
     struct Route {
         std::string method;
+        std::string pattern;
         std::vector<std::string> segments;
         Handler handler;
     };

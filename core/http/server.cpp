@@ -3,6 +3,9 @@
 #include "http/error_map.hpp"
 #include "http/security/security.hpp"
 #include "http/security/tls.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/route.hpp"
+#include "openapi/route.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -61,6 +64,8 @@ public:
         } catch (const std::exception& e) {
             error_log().error(std::string("audit: ") + e.what());
         }
+        metrics::global().http_request(ctx.route.empty() ? "unmatched" : ctx.route, int(resp.getStatus()),
+                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 
 private:
@@ -111,6 +116,8 @@ Server::Server(Services& services) : services_(services) {
     add_job_routes(router_, services_);
     add_info_routes(router_, services_);
     services_.security.add_routes(router_);
+    metrics::add_metrics_route(router_, services_);
+    openapi::add_openapi_route(router_);
 }
 
 Server::~Server() { stop(); }

@@ -18,7 +18,7 @@ public:
     void start();
     void stop();
     Poco::UInt16 port() const;
-    Router& router() { return router_; }  // for faces wired by the app (Shovey)
+    Router& router() { return router_; }  // faces wired by the app (Shovey); the OpenAPI test
 
 private:
     Services& services_;

@@ -2,6 +2,7 @@
 
 #include "catalogue.hpp"
 #include "errors.hpp"
+#include "jobs/queue.hpp"
 
 #include <Poco/RegularExpression.h>
 
@@ -53,7 +54,7 @@ bool JobService::cancel(const jobs::Job& job) {
 
 Health JobService::health() {
     Health h;
-    h.store_ok = pool_.ping();
+    h.store_ok = store_up();
     auto executor = registry_.find(catalogue::kind_name(catalogue::Kind::Executor), settings_.executor);
     h.executor_loaded = executor != nullptr;
     if (executor) {
@@ -62,5 +63,9 @@ Health JobService::health() {
     }
     return h;
 }
+
+bool JobService::store_up() { return pool_.ping(); }
+
+int64_t JobService::queue_depth() { return jobs::Queue(pool_).backlog(); }
 
 }  // namespace exed::operate

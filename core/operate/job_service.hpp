@@ -47,6 +47,10 @@ public:
     bool cancel(const jobs::Job& job);
 
     Health health();
+    // Whether the job store answers now (PING).
+    bool store_up();
+    // Queue entries not yet done (waiting or running): XLEN, O(1).
+    int64_t queue_depth();
 
 private:
     const Settings& settings_;

@@ -2,6 +2,7 @@
 
 #include "jobs/signature.hpp"
 #include "catalogue.hpp"
+#include "metrics/metrics.hpp"
 #include "runner/host_results.hpp"
 
 #include <Poco/Environment.h>
@@ -129,6 +130,7 @@ std::optional<jobs::Taken> WorkerPool::finish_failed(const jobs::Job& job, const
                                                  const std::string& error, const std::string& status) {
     auto next = settle(entry_id, job.jid, job.targets, jobs::Ending{jobs::Failure, status, error, {}},
                        consumer, take_next);
+    metrics::global().job_ended(job.operate, status);
     logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
     return next;
 }
@@ -157,6 +159,7 @@ std::optional<jobs::Taken> WorkerPool::run_entry(const jobs::Taken& taken, const
     // ran out while queued (re-entrant for this job, refused if someone else has them).
     auto claim = store_.claim(*job, consumer, now_s(), settings_.lease * 1000);
     if (claim.outcome == "cancel") {
+        metrics::global().job_ended(job->operate, jobs::status::cancelled);
         return settle(entry.id, job->jid, job->targets,
                       jobs::Ending{jobs::Failure, jobs::status::cancelled, "cancelled", {}}, consumer,
                       take_next);
@@ -182,6 +185,8 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
     }
 
     plugins::OpResult r;
+    metrics::global().job_started();
+    auto op_started = std::chrono::steady_clock::now();
     plugins::PluginRef plugin{job.plugin_kind, job.plugin_type};
     if (!client_.available(plugin)) {
         r.status = EXED_ERR;
@@ -194,6 +199,8 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
         r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
     }
 
+    metrics::global().op_finished(job.operate, job.plugin_type,
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - op_started).count());
     // Parsed once: what is stored and what decides the job's state.
     auto results = results_of(r.result);
     if (results.json.empty()) results = results_from_events(hooks->host_events());
@@ -251,6 +258,7 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
         std::lock_guard<std::mutex> l(mutex_);
         ending_.erase(job.jid);
     }
+    metrics::global().job_ended(job.operate, status);
     logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
                                      error.empty() ? "" : ": " + error));
     return next;

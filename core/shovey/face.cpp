@@ -14,7 +14,9 @@ Face::Face(Config config, const Settings& settings, redis::Pool& pool, operate::
       service_(config_, settings, store_, adapter_),
       checker_(config_, store_, adapter_, name) {
     add_routes(router, service_, access_);
-    checker_.start();
+    // Node checks ping the whole inventory: only once Shovey is put to use
+    // (a command is configured), never as a side effect of upgrading exed.
+    if (!config_.commands.empty()) checker_.start();
 }
 
 Face::~Face() { checker_.stop(); }

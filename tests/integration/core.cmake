@@ -17,10 +17,13 @@ add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/jobs_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/workers_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/cli_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/exectl_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/metrics_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/openapi_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/sdk_package_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/sdk_compat_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/release_local_test.cpp)
 target_link_libraries(exed_core_tests PRIVATE exed_test_http)
 target_compile_definitions(exed_core_tests PRIVATE EXED_CMAKE="${CMAKE_COMMAND}")
-add_dependencies(exed_core_tests exed exed_test_plugins exed_common)
+add_dependencies(exed_core_tests exed exectl exed_test_plugins exed_common exed_ansible)
 doctest_discover_tests(exed_core_tests TEST_PREFIX "core: ")

@@ -1,0 +1,183 @@
+#include "exectl/args.hpp"
+
+#include "exectl/client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace exectl {
+
+namespace {
+
+const std::vector<std::string> kGlobal = {"url", "token", "cacert", "json", "help"};
+
+struct OptionInfo {
+    const char* name;
+    const char* value;  // null: a flag
+    const char* help;
+};
+
+const std::vector<OptionInfo>& option_table() {
+    static const std::vector<OptionInfo> t = {
+        {"url", "URL", "exed's address (EXED_URL; default http://127.0.0.1:16808)"},
+        {"token", "TOKEN", "bearer token (EXED_TOKEN, EXED_TOKEN_FILE)"},
+        {"cacert", "FILE", "CA certificate(s) to verify an https exed with"},
+        {"json", nullptr, "print JSON (NDJSON when following) even on a terminal"},
+        {"help", nullptr, "show this help"},
+        {"async", nullptr, "queue the job, print its jid and return at once"},
+        {"run-timeout", "SECONDS", "kill the job after this long (default: exed's run_timeout)"},
+        {"graceful", nullptr, "restart: reload instead"},
+        {"partial", "TAG", "run only the role's tasks tagged TAG"},
+        {"extra-vars", "JSON", "variables for the role, a JSON object"},
+        {"rollback", nullptr, "roll back to the previous release"},
+        {"extra-opts", "JSON", "options for the release type, a JSON object"},
+        {"limit", "N", "at most N jobs, newest first (1-10000; default 20)"},
+        {"follow", nullptr, "stream the job's events until it ends"},
+    };
+    return t;
+}
+
+const OptionInfo* find_option(const std::string& name) {
+    for (const auto& o : option_table())
+        if (name == o.name) return &o;
+    return nullptr;
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& commands() {
+    static const std::vector<CommandSpec> c = {
+        {"ping", "HOSTS", "check that the hosts answer", {"async", "run-timeout"}, 1, 1},
+        {"facter", "HOSTS", "gather the hosts' facts", {"async", "run-timeout"}, 1, 1},
+        {"service", "HOSTS NAME start|stop|restart", "start, stop or restart a service",
+         {"async", "run-timeout", "graceful"}, 3, 3},
+        {"execute", "HOSTS -- ARGV...", "run a command (no shell; ARGV passed exactly)",
+         {"async", "run-timeout"}, 1, 1, true},
+        {"deploy", "HOSTS ROLE", "apply a role", {"async", "run-timeout", "partial", "extra-vars"}, 2, 2},
+        {"release", "HOSTS APPNAME APPTYPE REVISION", "release an application revision (\"?\": ask)",
+         {"async", "run-timeout", "rollback", "extra-opts"}, 4, 4},
+        {"target", "[PATTERN]", "list the hosts matching PATTERN (default *)", {}, 0, 1},
+        {"jobs", "", "list recent jobs, newest first", {"limit"}, 0, 0},
+        {"job", "JID", "show a job (with its per-host results)", {"follow"}, 1, 1},
+        {"cancel", "JID", "cancel a queued or running job", {}, 1, 1},
+    };
+    return c;
+}
+
+const CommandSpec* find_command(const std::string& name) {
+    for (const auto& c : commands())
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+bool option_takes_value(const std::string& name) {
+    auto o = find_option(name);
+    return o && o->value;
+}
+
+std::string option_help(const std::string& name) {
+    auto o = find_option(name);
+    if (!o) return "";
+    std::string left = std::string("--") + o->name + (o->value ? std::string(" ") + o->value : "");
+    return fmt::format("  {:<22} {}\n", left, o->help);
+}
+
+Args parse_args(const std::vector<std::string>& raw) {
+    Args a;
+    std::vector<std::string> words;
+    for (size_t i = 0; i < raw.size(); ++i) {
+        const std::string& w = raw[i];
+        if (w == "--") {
+            a.saw_separator = true;
+            a.argv.assign(raw.begin() + long(i) + 1, raw.end());
+            break;
+        }
+        if (w == "-h") {
+            a.help = true;
+            continue;
+        }
+        if (w.rfind("--", 0) == 0) {
+            std::string name = w.substr(2), value;
+            size_t eq = name.find('=');
+            bool inline_value = eq != std::string::npos;
+            if (inline_value) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            if (!find_option(name)) throw UsageError("unknown option --" + name);
+            if (option_takes_value(name) && !inline_value) {
+                if (i + 1 >= raw.size()) throw UsageError("--" + name + " needs a value");
+                value = raw[++i];
+            } else if (!option_takes_value(name) && inline_value) {
+                throw UsageError("--" + name + " takes no value");
+            }
+            if (name == "help") a.help = true;
+            a.options[name] = value;
+            continue;
+        }
+        if (w.size() > 1 && w[0] == '-' && words.empty()) throw UsageError("unknown option " + w);
+        words.push_back(w);
+    }
+    if (words.empty()) {
+        if (a.help) return a;
+        throw UsageError("no command given");
+    }
+    a.command = find_command(words[0]);
+    if (!a.command) throw UsageError("unknown command '" + words[0] + "'");
+    a.positional.assign(words.begin() + 1, words.end());
+    if (a.help) return a;
+    const auto& c = *a.command;
+    for (const auto& [name, v] : a.options) {
+        bool ok = std::find(kGlobal.begin(), kGlobal.end(), name) != kGlobal.end() ||
+                  std::find(c.options.begin(), c.options.end(), name) != c.options.end();
+        if (!ok) throw UsageError("option --" + name + " does not apply to " + c.name);
+    }
+    if (c.takes_argv) {
+        // `execute HOSTS -- ARGV...`; without "--", the words after HOSTS are the argv.
+        if (!a.saw_separator && a.positional.size() > 1) {
+            a.argv.assign(a.positional.begin() + 1, a.positional.end());
+            a.positional.resize(1);
+        }
+        if (a.argv.empty()) throw UsageError(c.name + " needs a command: exectl " + c.name + " " + c.usage);
+    } else if (a.saw_separator) {
+        throw UsageError(c.name + " takes no arguments after --");
+    }
+    if (a.positional.size() < c.min_args || a.positional.size() > c.max_args)
+        throw UsageError(fmt::format("usage: exectl {} {}", c.name, c.usage));
+    return a;
+}
+
+std::string global_help() {
+    std::string out =
+        "usage: exectl [OPTIONS] COMMAND [ARGS]\n\n"
+        "Command-line client of exed. Operations wait for the job to end (a live\n"
+        "progress line on a terminal) unless --async is given.\n\ncommands:\n";
+    for (const auto& c : commands()) out += fmt::format("  {:<9} {}\n", c.name, c.summary);
+    out += "\noptions:\n";
+    for (const auto& g : kGlobal) out += option_help(g);
+    out +=
+        "\nHOSTS is a comma-separated list of host names or patterns.\n"
+        "Settings: --url/--token/--cacert, else EXED_URL, EXED_TOKEN, EXED_TOKEN_FILE,\n"
+        "else ~/.config/exed/exectl.conf (url = ..., token = ..., token_file = ..., cacert = ...).\n"
+        "Colour only on a terminal, never with NO_COLOR set.\n\n"
+        "exit codes: 0 every host ok; 1 some host failed or unreachable (or the job failed);\n"
+        "            2 usage error (or exed refused the request as invalid);\n"
+        "            3 exed unreachable or refused (connection, TLS, authentication, 5xx).\n"
+        "`exectl COMMAND --help` describes a command.\n";
+    return out;
+}
+
+std::string command_help(const CommandSpec& c) {
+    std::string out = fmt::format("usage: exectl {} {}\n\n{}.\n", c.name, c.usage, c.summary);
+    if (c.name == "execute")
+        out += "\nEach word after -- is one argument of the command, exactly as given\n"
+               "(quoted for exed, never run through a shell).\n";
+    if (c.name == "job") out += "\nWith --follow: a live view on a terminal, NDJSON events otherwise.\n";
+    out += "\noptions:\n";
+    for (const auto& o : c.options) out += option_help(o);
+    for (const auto& g : kGlobal) out += option_help(g);
+    return out;
+}
+
+}  // namespace exectl
