@@ -4,6 +4,7 @@
 
 #include "redis/pool.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ public:
     // Extends the leases `jid` still holds; returns hosts it no longer holds.
     std::vector<std::string> renew(const std::vector<std::string>& hosts, const std::string& jid,
                                    int lease_ms);
+    // For each job (jid -> its hosts) that is still queued, extends the
+    // leases it still holds, in one atomic step per call; returns the jobs
+    // that are no longer queued (ended, running or gone). The caller keeps
+    // `jobs` small (a batch): the script holds Redis while it runs.
+    std::vector<std::string> renew_queued(const std::map<std::string, std::vector<std::string>>& jobs,
+                                          int lease_ms);
     // Frees the hosts `jid` holds.
     void release(const std::vector<std::string>& hosts, const std::string& jid);
     // Who holds host's lock ("" when free).

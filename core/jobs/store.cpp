@@ -52,50 +52,88 @@ const Script kFinish(std::string(kFinishFn) + "return finish(KEYS, ARGV)\n");
 // verified (it verifies before this, so a forged record is never marked
 // running nor given locks). What run_entry did in three round trips
 // (start, re-acquire, "running" event) is one atomic step; the order of
-// the checks is the old one: gone/ended, cancel requested, locks.
-// KEYS: job events [lock:<host>]...  ARGV: worker startat jid lease_ms running_event
-const Script kClaim(std::string(lua::take_locks) + R"lua(
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {'missing'} end
-if st == 'done' or st == 'failed' or st == 'cancelled' then return {st} end
-if redis.call('HGET', KEYS[1], 'cancel') == '1' then return {'cancel'} end
-local busy = take_locks(3, ARGV[3], ARGV[4])
-if #busy > 0 then return {'busy', busy} end
-redis.call('HSET', KEYS[1], 'status', 'running', 'state', '1', 'worker', ARGV[1], 'startat', ARGV[2])
-redis.call('XADD', KEYS[2], '*', 'type', 'state', 'data', ARGV[5])
-return {'ok'}
-)lua");
+// the checks is the old one: gone/ended, cancel requested, locks. With
+// only_queued ('1'), a job another worker already runs is left alone: a
+// worker that took an entry ahead (settle) may find it reclaimed by
+// someone else meanwhile, and must not run it a second time. A rerun of a
+// reclaimed read-only job passes ''.
+// claim(first, ...): KEYS[first] job, KEYS[first + 1] events, then locks.
+const char* kClaimFn = R"lua(
+local function claim(first, worker, startat, jid, lease_ms, event, only_queued)
+  local st = redis.call('HGET', KEYS[first], 'status')
+  if not st then return {'missing'} end
+  if st == 'done' or st == 'failed' or st == 'cancelled' then return {st} end
+  if only_queued == '1' and st ~= 'queued' then return {st} end
+  if redis.call('HGET', KEYS[first], 'cancel') == '1' then return {'cancel'} end
+  local busy = take_locks(first + 2, jid, lease_ms)
+  if #busy > 0 then return {'busy', busy} end
+  redis.call('HSET', KEYS[first], 'status', 'running', 'state', '1', 'worker', worker, 'startat', startat)
+  redis.call('XADD', KEYS[first + 1], '*', 'type', 'state', 'data', event)
+  return {'ok'}
+end
+)lua";
 
-// A worker's last step on a queue entry: finish the job (when ARGV[4] is
-// '1'), ack and delete the entry, and (when ARGV[3] names the consumer)
-// take that worker's next new entry and read its record. The worker must
-// verify a record before claiming it, so the read cannot go into the claim
-// script; done here, it costs no round trip of its own while the queue
-// has work. XREADGROUP without BLOCK is allowed in a script. The next
-// job's key is built here because its jid is only known here (like kList).
-// KEYS: queue [job ret events [lock:<host>]...]
-// ARGV: entry_id group consumer finish? [finish(A) arguments...]
-const Script kSettle(std::string(kFinishFn) + R"lua(
+// KEYS: job events [lock:<host>]...
+// ARGV: worker startat jid lease_ms running_event only_queued
+const Script kClaim(std::string(lua::take_locks) + kClaimFn +
+                    "return claim(1, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])\n");
+
+// A worker's last step on a queue entry: finish the job (when finish
+// arguments are given), ack and delete the entry, then (optionally) claim
+// the job the worker took ahead and verified, exactly as kClaim does, and
+// take up to `take` new entries for the consumer with their records. The
+// worker must verify a record before claiming it, so the read cannot go
+// into the claim of the same job; taken one job ahead and claimed here,
+// while the queue has work a job costs one round trip for its end, its
+// claim and the next read together. XREADGROUP without BLOCK is allowed
+// in a script. The next jobs' keys are built here because their jids are
+// only known here (like kList).
+// KEYS: queue [job ret events [lock:<host>]...] [job events [lock:<host>]...]
+//       (finish keys: n_finish_keys of them; claim keys last: take_locks
+//       runs to the end of KEYS)
+// ARGV: entry_id group consumer take n_finish_keys n_finish_args
+//       n_claim_args [finish(A) arguments...] [claim arguments...]
+//       [host events...]: written before "end", and only when the end is
+//       recorded now (a retried settle whose first reply was lost must not
+//       append them after the end).
+const Script kSettle(std::string(kFinishFn) + lua::take_locks + kClaimFn + R"lua(
+local nk, na, nc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local finished = 0
-if ARGV[4] == '1' then
+if na > 0 then
   local K, A = {}, {}
-  for i = 2, #KEYS do K[i - 1] = KEYS[i] end
-  for i = 5, #ARGV do A[i - 4] = ARGV[i] end
+  for i = 1, nk do K[i] = KEYS[1 + i] end
+  for i = 1, na do A[i] = ARGV[7 + i] end
+  local st = redis.call('HGET', K[1], 'status')
+  if st and st ~= 'done' and st ~= 'failed' and st ~= 'cancelled' then
+    for i = 8 + na + nc, #ARGV do
+      redis.call('XADD', K[3], '*', 'type', 'host', 'data', ARGV[i])
+    end
+  end
   finished = finish(K, A)
 end
 redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
-if ARGV[3] == '' then return {finished} end
-local got = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
-if not got then return {finished} end
-local entry = got[1][2][1]
-local jid = ''
-local fields = entry[2] or {}
-for i = 1, #fields - 1, 2 do
-  if fields[i] == 'jid' then jid = fields[i + 1] end
+local claimed = {}
+if nc > 0 then
+  local c = 7 + na
+  claimed = claim(2 + nk, ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4], ARGV[c + 5], ARGV[c + 6])
 end
-if jid == '' then return {finished, entry[1], jid, {}} end
-return {finished, entry[1], jid, redis.call('HGETALL', 'exed:job:' .. jid)}
+local taken = {}
+local n = tonumber(ARGV[4])
+if ARGV[3] == '' or n < 1 then return {finished, claimed, taken} end
+local got = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', n, 'STREAMS', KEYS[1], '>')
+if not got then return {finished, claimed, taken} end
+for _, entry in ipairs(got[1][2]) do
+  local jid = ''
+  local fields = entry[2] or {}
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == 'jid' then jid = fields[i + 1] end
+  end
+  local record = {}
+  if jid ~= '' then record = redis.call('HGETALL', 'exed:job:' .. jid) end
+  taken[#taken + 1] = {entry[1], jid, record}
+end
+return {finished, claimed, taken}
 )lua");
 
 // One page of the index; entries whose record expired are dropped on the way.
@@ -154,6 +192,31 @@ void finish_call(const std::string& jid, const Ending& end, const std::vector<st
     }
 }
 
+// kClaimFn's KEYS and ARGV, shared by claim() and settle().
+void claim_call(const ClaimRequest& c, std::vector<std::string>& ks, std::vector<std::string>& args) {
+    Poco::JSON::Object ev;
+    ev.set("status", status::running);
+    ev.set("worker", c.worker);
+    ks.push_back(keys::job(c.job->jid));
+    ks.push_back(keys::events(c.job->jid));
+    for (auto& h : c.job->targets) ks.push_back(keys::lock(h));
+    for (auto a : {c.worker, std::to_string(c.startat), c.job->jid, std::to_string(c.lease_ms),
+                   json_string(ev), std::string(c.only_queued ? "1" : "")})
+        args.push_back(std::move(a));
+}
+
+Claim claim_of(const Reply& r, const Job& job) {
+    Claim out;
+    if (r.items.empty()) return out;
+    out.outcome = r.items[0].text();
+    if (r.items.size() > 1)
+        for (auto& i : r.items[1].items) {
+            auto n = size_t(i.num());
+            if (n >= 1 && n <= job.targets.size()) out.busy.push_back(job.targets[n - 1]);
+        }
+    return out;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> pairs_of(const Reply& r) {
@@ -195,46 +258,47 @@ bool Store::finish(const std::string& jid, int state, const std::string& status,
                    const std::string& error, const std::map<std::string, std::string>& rets,
                    const std::vector<std::string>& hosts, const std::string& only_if) {
     std::vector<std::string> ks, args;
-    finish_call(jid, Ending{state, status, error, rets}, hosts, only_if, ttl_, ks, args);
+    finish_call(jid, Ending{state, status, error, rets, {}}, hosts, only_if, ttl_, ks, args);
     return kFinish.run(pool_, ks, args).num() == 1;
 }
 
-Claim Store::claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms) {
-    Poco::JSON::Object ev;
-    ev.set("status", status::running);
-    ev.set("worker", worker);
-    std::vector<std::string> ks = {keys::job(job.jid), keys::events(job.jid)};
-    for (auto& h : job.targets) ks.push_back(keys::lock(h));
-    Reply r = kClaim.run(pool_, ks, {worker, std::to_string(startat), job.jid,
-                                     std::to_string(lease_ms), json_string(ev)});
-    Claim out;
-    if (r.items.empty()) return out;
-    out.outcome = r.items[0].text();
-    if (r.items.size() > 1)
-        for (auto& i : r.items[1].items) {
-            auto n = size_t(i.num());
-            if (n >= 1 && n <= job.targets.size()) out.busy.push_back(job.targets[n - 1]);
-        }
-    return out;
+Claim Store::claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms,
+                   bool only_queued) {
+    std::vector<std::string> ks, args;
+    claim_call(ClaimRequest{&job, worker, startat, lease_ms, only_queued}, ks, args);
+    return claim_of(kClaim.run(pool_, ks, args), job);
 }
 
 Settled Store::settle(const std::string& entry_id, const std::string& jid,
                       const std::vector<std::string>& hosts, const std::optional<Ending>& end,
-                      const std::string& take_for) {
-    std::vector<std::string> ks = {keys::queue};
-    std::vector<std::string> args = {entry_id, keys::group, take_for, end ? "1" : ""};
-    if (end) finish_call(jid, *end, hosts, "", ttl_, ks, args);
+                      const std::string& take_for, int take, const ClaimRequest* then_claim) {
+    std::vector<std::string> ks = {keys::queue}, fk, fa, ck, ca;
+    if (end) finish_call(jid, *end, hosts, "", ttl_, fk, fa);
+    if (then_claim) claim_call(*then_claim, ck, ca);
+    std::vector<std::string> args = {entry_id, keys::group, take_for, std::to_string(take),
+                                     std::to_string(fk.size()), std::to_string(fa.size()),
+                                     std::to_string(ca.size())};
+    ks.insert(ks.end(), fk.begin(), fk.end());
+    ks.insert(ks.end(), ck.begin(), ck.end());
+    args.insert(args.end(), fa.begin(), fa.end());
+    args.insert(args.end(), ca.begin(), ca.end());
+    if (end) args.insert(args.end(), end->events.begin(), end->events.end());
     Reply r = kSettle.run(pool_, ks, args);
     Settled out;
-    if (r.items.empty()) return out;
+    if (r.items.size() != 3) return out;
     out.finished = r.items[0].num() == 1;
-    if (r.items.size() == 4) {
+    if (then_claim && !r.items[1].items.empty()) out.claimed = claim_of(r.items[1], *then_claim->job);
+    std::vector<Taken> taken;
+    for (auto& item : r.items[2].items) {
+        if (item.items.size() != 3) continue;
         Taken t;
-        t.entry = {r.items[1].text(), r.items[2].text()};
-        auto f = pairs_of(r.items[3]);
+        t.entry = {item.items[0].text(), item.items[1].text()};
+        auto f = pairs_of(item.items[2]);
         if (!f.empty()) t.job = Job::from_fields(f);
-        out.next = std::move(t);
+        taken.push_back(std::move(t));
     }
+    if (taken.size() > 0) out.next = std::move(taken[0]);
+    if (taken.size() > 1) out.ahead = std::move(taken[1]);
     return out;
 }
 

@@ -28,6 +28,9 @@ struct Ending {
     std::string status;
     std::string error;
     std::map<std::string, std::string> returns;  // host -> result JSON
+    // "host" events the plugin emitted that are not written yet (settle
+    // appends them before "end", only when it records the end).
+    std::vector<std::string> events;
 };
 
 // What Store::claim found: "ok" (the job is now running here), "cancel"
@@ -45,9 +48,20 @@ struct Taken {
     std::optional<Job> job;
 };
 
+// A claim to make (Store::claim, or inside Store::settle).
+struct ClaimRequest {
+    const Job* job = nullptr;  // as read, signature verified by the caller
+    std::string worker;
+    int64_t startat = 0;
+    int lease_ms = 0;
+    bool only_queued = false;  // refuse a job that is running already ("running")
+};
+
 struct Settled {
-    bool finished = false;      // the end was recorded (not already ended)
-    std::optional<Taken> next;  // the worker's next entry, when it asked for one
+    bool finished = false;        // the end was recorded (not already ended)
+    std::optional<Claim> claimed; // the outcome of the claim settle was asked to make
+    std::optional<Taken> next;    // the first entry taken for the worker, when it asked
+    std::optional<Taken> ahead;   // the second one (take = 2)
 };
 
 class Store {
@@ -73,16 +87,22 @@ public:
     // unless the job is gone, ended or cancelled, takes its host locks again
     // (re-entrant; all or none: the lease may have run out while queued),
     // marks it running by `worker` and appends the "running" state event.
-    // Nothing changes unless the outcome is "ok".
-    Claim claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms);
+    // Nothing changes unless the outcome is "ok". With only_queued, a job
+    // that is already running (reclaimed by another worker) is refused
+    // with the outcome "running".
+    Claim claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms,
+                bool only_queued = false);
 
     // A worker's last step on a queue entry, atomically: records `end` like
     // finish() (when given; locks on `hosts` freed), acks and deletes the
-    // entry, and when `take_for` names a consumer, takes that consumer's
-    // next new queue entry (without waiting) and reads its record.
+    // entry, then claims `then_claim` like claim() (when given: the job the
+    // worker took ahead and verified), and when `take_for` names a
+    // consumer, takes up to `take` of its next new queue entries (without
+    // waiting) with their records.
     Settled settle(const std::string& entry_id, const std::string& jid,
                    const std::vector<std::string>& hosts, const std::optional<Ending>& end,
-                   const std::string& take_for = "");
+                   const std::string& take_for = "", int take = 1,
+                   const ClaimRequest* then_claim = nullptr);
 
     void request_cancel(const std::string& jid);
     bool cancel_requested(const std::string& jid);

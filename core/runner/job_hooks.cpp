@@ -13,8 +13,9 @@
 namespace exed::runner {
 
 JobHooks::JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
-                   int64_t deadline_epoch_s)
-    : store_(store), client_(client), jid_(std::move(jid)), deadline_(deadline_epoch_s) {}
+                   int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until)
+    : store_(store), client_(client), jid_(std::move(jid)), deadline_(deadline_epoch_s),
+      defer_until_(defer_until) {}
 
 void JobHooks::emit(const std::string& event_json) {
     {
@@ -26,6 +27,16 @@ void JobHooks::emit(const std::string& event_json) {
             event_bytes_ -= events_[drop++].size();
         events_.erase(events_.begin(), events_.begin() + long(drop));
     }
+    std::lock_guard<std::mutex> w(write_mutex_);
+    if (deferring_ && std::chrono::steady_clock::now() < defer_until_) {
+        deferred_.push_back(event_json);
+        return;
+    }
+    write_deferred();  // earlier events first
+    write_event(event_json);
+}
+
+void JobHooks::write_event(const std::string& event_json) {
     // A Redis outage must not lose the event: the plugin waits (up to 60 s),
     // which is the right back-pressure for a job whose history is its point.
     for (int attempt = 0;; ++attempt) {
@@ -40,6 +51,34 @@ void JobHooks::emit(const std::string& event_json) {
             std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
     }
+}
+
+void JobHooks::write_deferred() {
+    auto held = std::move(deferred_);
+    deferred_.clear();
+    for (auto& e : held) write_event(e);
+}
+
+std::vector<std::string> JobHooks::take_deferred() {
+    std::lock_guard<std::mutex> w(write_mutex_);
+    deferring_ = false;
+    auto held = std::move(deferred_);
+    deferred_.clear();
+    return held;
+}
+
+void JobHooks::flush_deferred() {
+    // try_lock: the watchdog never waits for a plugin's slow write. One
+    // attempt per event: during an outage the rest waits for the next tick
+    // (or the settle), and the watchdog goes on with its other work.
+    std::unique_lock<std::mutex> w(write_mutex_, std::try_to_lock);
+    if (!w.owns_lock() || deferred_.empty() || std::chrono::steady_clock::now() < defer_until_) return;
+    size_t done = 0;
+    try {
+        for (; done < deferred_.size(); ++done) store_.append_event(jid_, "host", deferred_[done]);
+    } catch (const std::exception&) {
+    }
+    deferred_.erase(deferred_.begin(), deferred_.begin() + long(done));
 }
 
 void JobHooks::track_process(pid_t pgid) {

@@ -18,8 +18,9 @@ namespace exed::runner {
 
 class JobHooks : public plugins::CallHooks {
 public:
+    // Events emitted before `defer_until` are held back (see emit()).
     JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
-             int64_t deadline_epoch_s);
+             int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until = {});
 
     // CallHooks
     void emit(const std::string& event_json) override;
@@ -44,8 +45,18 @@ public:
     std::vector<std::string> host_events() const;
     static constexpr size_t kKeptEventBytes = 16 << 20;
 
+    // Events held back: a job that ends within the deferral window gets
+    // them written by its settle, in the round trip of its end, instead of
+    // one round trip each. The worker takes them when the plugin returned
+    // (later emits are written at once); the watchdog writes what a job
+    // still running after the window holds (flush_deferred, every tick).
+    std::vector<std::string> take_deferred();
+    void flush_deferred();
+
 private:
     void signal_all(int sig);
+    void write_event(const std::string& event_json);  // with retries
+    void write_deferred();                            // write_mutex_ held
 
     jobs::Store& store_;
     plugins::ExecutorClient& client_;
@@ -58,6 +69,12 @@ private:
     std::chrono::steady_clock::time_point stopped_at_;
     std::vector<std::string> events_;
     size_t event_bytes_ = 0;
+    // Serialises event writes, so events reach the stream in emit order and
+    // none after the end (take_deferred waits for a flush in progress).
+    std::mutex write_mutex_;
+    std::chrono::steady_clock::time_point defer_until_;
+    bool deferring_ = true;               // until take_deferred
+    std::vector<std::string> deferred_;   // under write_mutex_
 };
 
 }  // namespace exed::runner

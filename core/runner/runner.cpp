@@ -21,6 +21,22 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("exed.runner"); }
 using Clock = std::chrono::steady_clock;
 
+// Queued jobs whose locks one renew_queued call extends: ~1 ms of Redis
+// time per call with one host each, so workers never wait long behind it.
+constexpr size_t kRenewBatch = 200;
+
+// A worker takes an entry one job ahead (and claims it with the current
+// job's settle, one round trip for both) only after a job that ran less
+// than this: the held entry waits while the current job runs, so a worker
+// running slow jobs (ansible: seconds) never holds one back from others.
+constexpr auto kAhead = std::chrono::milliseconds(20);
+
+// Host events a job emits in its first milliseconds are held back: if it
+// ends soon after (a quick executor), its settle writes them with the end,
+// saving a round trip per event; if it runs on, the watchdog writes them
+// at its next tick (every 200 ms). Later events are written at once.
+constexpr auto kDeferEvents = std::chrono::milliseconds(10);
+
 int64_t now_s() { return int64_t(time(nullptr)); }
 
 bool is_read_only(const std::string& operation) {
@@ -74,11 +90,13 @@ void WorkerPool::stop() {
 }
 
 void WorkerPool::worker_loop(int index) {
-    std::string consumer = fmt::format("{}-w{}", prefix_, index);
-    // The entry the last settle took for this worker: runs next. A worker
-    // holds at most one such entry; if the runner stops first, it stays
-    // pending and is reclaimed later (its job is still queued).
-    std::optional<jobs::Taken> next;
+    Worker w;
+    w.consumer = fmt::format("{}-w{}", prefix_, index);
+    // What the last settle left this worker: the entry to run next (maybe
+    // claimed already) and w.held. If the runner stops first, they stay
+    // pending and are reclaimed later (their jobs are still queued); a job
+    // the last settle claimed is ended below.
+    Next next;
     while (running_) {
         try {
             // Reclaimed entries first, as before settle took entries: under
@@ -93,95 +111,155 @@ void WorkerPool::worker_loop(int index) {
                 }
             }
             if (lost) {
-                auto taken = run_entry({*lost, store_.get(lost->jid)}, consumer, true, !next);
-                if (!next) next = std::move(taken);
+                bool idle = !next.taken && !w.held;
+                auto got = run_entry(w, {*lost, store_.get(lost->jid)}, true, false, idle);
+                if (idle) next = std::move(got);
                 continue;
             }
             jobs::Taken taken;
-            if (next) {
-                taken = std::move(*next);
-                next.reset();
+            bool claimed = false;
+            if (next.taken) {
+                taken = std::move(*next.taken);
+                claimed = next.claimed;
+            } else if (w.held) {
+                taken = std::move(*w.held);
+                w.held.reset();
             } else {
                 // The queue was empty after the last job: wait for an entry,
                 // then read its record (the two round trips an idle worker adds).
-                auto entry = queue_.next(consumer, 1000);
+                auto entry = queue_.next(w.consumer, 1000);
                 if (!entry) continue;
                 taken = {*entry, store_.get(entry->jid)};
             }
-            next = run_entry(taken, consumer, false, true);
+            next = {};
+            next = run_entry(w, taken, false, claimed, true);
         } catch (const std::exception& e) {
-            logger().error(fmt::format("worker {}: {} (retrying in 1 s)", consumer, e.what()));
+            logger().error(fmt::format("worker {}: {} (retrying in 1 s)", w.consumer, e.what()));
             std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+    }
+    // Claimed by the last settle just as the runner stopped: it never ran.
+    if (next.taken && next.claimed && next.taken->job) {
+        try {
+            finish_failed(w, *next.taken->job, next.taken->entry.id, false,
+                          "exed was stopped while the job ran");
+        } catch (const std::exception& e) {
+            logger().error(fmt::format("[{}] could not record the end: {}; the lease will expire "
+                                       "and another worker will settle it", next.taken->entry.jid, e.what()));
         }
     }
 }
 
-std::optional<jobs::Taken> WorkerPool::settle(const std::string& entry_id, const std::string& jid,
-                                          const std::vector<std::string>& hosts,
-                                          const std::optional<jobs::Ending>& end,
-                                          const std::string& consumer, bool take_next) {
-    // A stopping runner takes nothing more.
-    auto s = store_.settle(entry_id, jid, hosts, end, take_next && running_ ? consumer : "");
-    return std::move(s.next);
+bool WorkerPool::claimable(const jobs::Taken& taken) {
+    const auto& job = taken.job;
+    if (!job || job->status != jobs::status::queued) return false;
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        if (active_.count(job->jid)) return false;
+    }
+    // Verified here, before the claim that settle makes: a forged record is
+    // never marked running nor given locks (run_entry fails it instead).
+    return jobs::signature_valid(settings_.job_secret, *job);
 }
 
-std::optional<jobs::Taken> WorkerPool::finish_failed(const jobs::Job& job, const std::string& entry_id,
-                                                 const std::string& consumer, bool take_next,
-                                                 const std::string& error, const std::string& status) {
-    auto next = settle(entry_id, job.jid, job.targets, jobs::Ending{jobs::Failure, status, error, {}},
-                       consumer, take_next);
+WorkerPool::Next WorkerPool::settle(Worker& w, const std::string& entry_id, const std::string& jid,
+                                    const std::vector<std::string>& hosts,
+                                    const std::optional<jobs::Ending>& end, bool take) {
+    // A stopping runner takes and claims nothing more.
+    if (!take || !running_) {
+        store_.settle(entry_id, jid, hosts, end);
+        return {};
+    }
+    // With an entry held, claim it here and take one more ahead only after a
+    // quick job; without, take one (two after a quick job: one to run, one
+    // to hold). A held entry that fails the pre-claim checks runs through
+    // run_entry, which ends it properly.
+    jobs::ClaimRequest claim;
+    bool fuse = w.held && claimable(*w.held);
+    if (fuse) claim = {&*w.held->job, w.consumer, now_s(), settings_.lease * 1000, true};
+    int take_n = fuse ? (w.quick ? 1 : 0) : w.held ? 0 : (w.quick ? 2 : 1);
+    auto s = store_.settle(entry_id, jid, hosts, end, take_n > 0 ? w.consumer : "", take_n,
+                           fuse ? &claim : nullptr);
+    Next out;
+    auto held = std::move(w.held);
+    w.held.reset();
+    if (fuse && s.claimed && s.claimed->outcome == "running") {
+        // Reclaimed by another worker while held: theirs now (no ack here).
+        held.reset();
+    } else if (held) {
+        out.taken = std::move(held);
+        out.claimed = fuse && s.claimed && s.claimed->outcome == "ok";
+    }
+    if (!out.taken) {
+        out.taken = std::move(s.next);
+        w.held = std::move(s.ahead);
+    } else {
+        w.held = std::move(s.next);
+    }
+    return out;
+}
+
+WorkerPool::Next WorkerPool::finish_failed(Worker& w, const jobs::Job& job, const std::string& entry_id,
+                                           bool take, const std::string& error, const std::string& status) {
+    auto next = settle(w, entry_id, job.jid, job.targets,
+                       jobs::Ending{jobs::Failure, status, error, {}, {}}, take);
     metrics::global().job_ended(job.operate, status);
     logger().warning(fmt::format("[{}] {}: {}", job.jid, status, error));
     return next;
 }
 
-std::optional<jobs::Taken> WorkerPool::run_entry(const jobs::Taken& taken, const std::string& consumer,
-                                             bool reclaimed, bool take_next) {
+WorkerPool::Next WorkerPool::run_entry(Worker& w, const jobs::Taken& taken, bool reclaimed, bool claimed,
+                                       bool take) {
     const auto& entry = taken.entry;
     const auto& job = taken.job;
-    if (!job || jobs::status::terminal(job->status))  // expired, deleted or already ended
-        return settle(entry.id, entry.jid, {}, std::nullopt, consumer, take_next);
-    {
-        std::lock_guard<std::mutex> l(mutex_);
-        if (active_.count(job->jid)) return std::nullopt;  // already running here (double delivery)
+    if (!claimed) {  // else the last settle claimed it, after claimable() verified it
+        if (!job || jobs::status::terminal(job->status))  // expired, deleted or already ended
+            return settle(w, entry.id, entry.jid, {}, std::nullopt, take);
+        {
+            std::lock_guard<std::mutex> l(mutex_);
+            if (active_.count(job->jid)) return {};  // already running here (double delivery)
+        }
+        // Verified here, on the record as read, before claim() changes anything:
+        // a forged record is never marked running nor given locks.
+        if (!jobs::signature_valid(settings_.job_secret, *job)) {
+            return finish_failed(w, *job, entry.id, take,
+                                 "refused: the job's signature does not match this worker's job secret");
+        }
+        if (reclaimed && job->status == jobs::status::running && !is_read_only(job->operate)) {
+            return finish_failed(w, *job, entry.id, take,
+                                 fmt::format("worker {} was lost while running the job", job->worker));
+        }
+        // The locks were leased at submit; claim re-takes them in case the lease
+        // ran out while queued (re-entrant for this job, refused if someone else
+        // has them). A new delivery must still be queued: one taken ahead may
+        // have been reclaimed and started by another worker meanwhile.
+        auto claim = store_.claim(*job, w.consumer, now_s(), settings_.lease * 1000, !reclaimed);
+        if (claim.outcome == "cancel") {
+            metrics::global().job_ended(job->operate, jobs::status::cancelled);
+            return settle(w, entry.id, job->jid, job->targets,
+                          jobs::Ending{jobs::Failure, jobs::status::cancelled, "cancelled", {}, {}}, take);
+        }
+        if (claim.outcome == "busy") {
+            std::string hosts;
+            for (auto& h : claim.busy) hosts += (hosts.empty() ? "" : ", ") + h;
+            return finish_failed(w, *job, entry.id, take,
+                                 "operate conflict: " + hosts + " taken while the job was queued");
+        }
+        if (claim.outcome == "running") return {};  // another worker's now: no ack here
+        if (claim.outcome != "ok") return settle(w, entry.id, job->jid, {}, std::nullopt, take);
+        if (reclaimed) logger().warning(fmt::format("[{}] rerunning read-only job of a lost worker", job->jid));
     }
-    // Verified here, on the record as read, before claim() changes anything:
-    // a forged record is never marked running nor given locks.
-    if (!jobs::signature_valid(settings_.job_secret, *job)) {
-        return finish_failed(*job, entry.id, consumer, take_next,
-                             "refused: the job's signature does not match this worker's job secret");
-    }
-    if (reclaimed && job->status == jobs::status::running && !is_read_only(job->operate)) {
-        return finish_failed(*job, entry.id, consumer, take_next,
-                             fmt::format("worker {} was lost while running the job", job->worker));
-    }
-    // The locks were leased at submit; claim re-takes them in case the lease
-    // ran out while queued (re-entrant for this job, refused if someone else has them).
-    auto claim = store_.claim(*job, consumer, now_s(), settings_.lease * 1000);
-    if (claim.outcome == "cancel") {
-        metrics::global().job_ended(job->operate, jobs::status::cancelled);
-        return settle(entry.id, job->jid, job->targets,
-                      jobs::Ending{jobs::Failure, jobs::status::cancelled, "cancelled", {}}, consumer,
-                      take_next);
-    }
-    if (claim.outcome == "busy") {
-        std::string hosts;
-        for (auto& h : claim.busy) hosts += (hosts.empty() ? "" : ", ") + h;
-        return finish_failed(*job, entry.id, consumer, take_next,
-                             "operate conflict: " + hosts + " taken while the job was queued");
-    }
-    if (claim.outcome != "ok") return settle(entry.id, job->jid, {}, std::nullopt, consumer, take_next);
-    if (reclaimed) logger().warning(fmt::format("[{}] rerunning read-only job of a lost worker", job->jid));
-    return execute(*job, entry.id, consumer, take_next);
+    return execute(w, *job, entry.id, take);
 }
 
-std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string& entry_id,
-                                           const std::string& consumer, bool take_next) {
+WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take) {
     int64_t started = now_s();
-    auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout);
+    auto began = Clock::now();
+    auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout,
+                                            began + kDeferEvents);
     {
         std::lock_guard<std::mutex> l(mutex_);
-        active_[job.jid] = Active{job, entry_id, consumer, hooks};
+        active_[job.jid] = Active{job, entry_id, w.consumer, hooks};
     }
 
     plugins::OpResult r;
@@ -191,16 +269,18 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
     if (!client_.available(plugin)) {
         r.status = EXED_ERR;
         r.error = fmt::format("{} plugin '{}' is not loaded on worker {}", job.plugin_kind,
-                              job.plugin_type, consumer);
+                              job.plugin_type, w.consumer);
     } else {
         logger().information(fmt::format("[{}] {} on {} host(s) by {}", job.jid, job.operate,
-                                         job.targets.size(), consumer));
+                                         job.targets.size(), w.consumer));
         // The document made and signed at submit, targets included, as is.
         r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
     }
 
     metrics::global().op_finished(job.operate, job.plugin_type,
                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - op_started).count());
+    w.quick = Clock::now() - began < kAhead;
+    auto deferred = hooks->take_deferred();
     // Parsed once: what is stored and what decides the job's state.
     auto results = results_of(r.result);
     if (results.json.empty()) results = results_from_events(hooks->host_events());
@@ -225,21 +305,23 @@ std::optional<jobs::Taken> WorkerPool::execute(jobs::Job job, const std::string&
         active_.erase(job.jid);
     }
     // Redis may be briefly away: the end of a job must not be lost. Only the
-    // first attempt takes a next entry: a retry after a lost reply would
-    // take a second one and strand the first until it is reclaimed.
+    // first attempt takes new entries or claims the held one: a retry after
+    // a lost reply would take more and strand the first until it is
+    // reclaimed (a held job claimed by a lost reply is refused as "running"
+    // when run, and reclaimed after the lease like any stranded job).
     // The end is kept here until Redis takes it, however long the outage
     // (a killed embedded server is restarted; a full disk frees up): giving
     // up let the lease run out and the job be failed as "worker lost" while
     // it had succeeded (issue 14). reclaim() leaves such a job alone.
-    std::optional<jobs::Taken> next;
-    jobs::Ending end{state, status, error, std::move(results.json)};
+    Next next;
+    jobs::Ending end{state, status, error, std::move(results.json), std::move(deferred)};
     {
         std::lock_guard<std::mutex> l(mutex_);
         ending_.insert(job.jid);
     }
     for (int attempt = 0;; ++attempt) {
         try {
-            next = settle(entry_id, job.jid, job.targets, end, consumer, take_next && attempt == 0);
+            next = settle(w, entry_id, job.jid, job.targets, end, take && attempt == 0);
             break;
         } catch (const redis::Unavailable& e) {
             if (!running_) {
@@ -320,6 +402,7 @@ void WorkerPool::watch_active() {
         for (auto& [jid, a] : active_) snapshot.push_back(a);
     }
     for (auto& a : snapshot) {
+        a.hooks->flush_deferred();
         if (!a.hooks->stopping()) {
             if (store_.cancel_requested(a.job.jid)) a.hooks->stop("cancelled");
             else if (now_s() >= a.hooks->deadline())
@@ -342,9 +425,14 @@ void WorkerPool::renew_leases() {
         if (!lost.empty()) logger().error(fmt::format("[{}] lost host locks", a.job.jid));
         queue_.heartbeat(a.consumer, a.entry_id);
     }
-    for (auto& [jid, hosts] : queued_.snapshot()) {
-        if (store_.status(jid) == jobs::status::queued) locks_.renew(hosts, jid, lease_ms);
-        else queued_.forget(jid);
+    // Queued jobs in batches: one round trip per batch, not two per job.
+    auto queued = queued_.snapshot();
+    std::map<std::string, std::vector<std::string>> batch;
+    for (auto it = queued.begin(); it != queued.end();) {
+        batch.insert(queued.extract(it++));
+        if (batch.size() < kRenewBatch && !queued.empty()) continue;
+        for (auto& jid : locks_.renew_queued(batch, lease_ms)) queued_.forget(jid);
+        batch.clear();
     }
 }
 

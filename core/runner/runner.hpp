@@ -58,28 +58,42 @@ private:
         std::shared_ptr<JobHooks> hooks;
     };
 
+    // One worker thread's own state, carried from job to job.
+    struct Worker {
+        std::string consumer;
+        // An entry taken one job ahead with its record, not yet claimed:
+        // the next settle claims it in the same step (see settle()).
+        std::optional<jobs::Taken> held;
+        // The last job this worker ran took less than kAhead: only then
+        // does it take an entry ahead (it waits while the current job runs).
+        bool quick = false;
+    };
+    // What a worker runs next: an entry, already claimed or not.
+    struct Next {
+        std::optional<jobs::Taken> taken;
+        bool claimed = false;
+    };
+
     void worker_loop(int index);
     void watchdog_loop();
     void watch_active();
     void renew_leases();
     void reclaim();
-    // Runs one queue entry (with its record as read) to its end, or skips
-    // it. `reclaimed`: it was taken over from a worker that stopped
-    // heartbeating. With `take_next`, the final settle also takes this
-    // worker's next queue entry, which is returned.
-    std::optional<jobs::Taken> run_entry(const jobs::Taken& taken, const std::string& consumer,
-                                         bool reclaimed, bool take_next);
-    std::optional<jobs::Taken> execute(jobs::Job job, const std::string& entry_id,
-                                       const std::string& consumer, bool take_next);
-    std::optional<jobs::Taken> finish_failed(const jobs::Job& job, const std::string& entry_id,
-                                             const std::string& consumer, bool take_next,
-                                             const std::string& error,
-                                             const std::string& status = "failed");
-    // Store::settle; takes the next entry only when asked and not stopping.
-    std::optional<jobs::Taken> settle(const std::string& entry_id, const std::string& jid,
-                                      const std::vector<std::string>& hosts,
-                                      const std::optional<jobs::Ending>& end,
-                                      const std::string& consumer, bool take_next);
+    // Runs one queue entry (with its record as read; `claimed`: the last
+    // settle claimed it already) to its end, or skips it. `reclaimed`: it
+    // was taken over from a worker that stopped heartbeating. With `take`,
+    // the final settle also claims w.held and takes new entries.
+    Next run_entry(Worker& w, const jobs::Taken& taken, bool reclaimed, bool claimed, bool take);
+    Next execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take);
+    Next finish_failed(Worker& w, const jobs::Job& job, const std::string& entry_id, bool take,
+                       const std::string& error, const std::string& status = "failed");
+    // Store::settle. Unless stopping (or not `take`): claims w.held in the
+    // same step when it may be claimed, and takes new entries.
+    Next settle(Worker& w, const std::string& entry_id, const std::string& jid,
+                const std::vector<std::string>& hosts, const std::optional<jobs::Ending>& end,
+                bool take);
+    // The checks run_entry makes before a claim, for an entry taken ahead.
+    bool claimable(const jobs::Taken& taken);
 
     const Settings& settings_;
     plugins::ExecutorClient& client_;

@@ -167,7 +167,7 @@ TEST_CASE("settle: end, ack and delete in one step, then the worker's next entry
     CHECK(locks.acquire({"z"}, "someone", 60000).empty());
 
     auto s = store.settle(e->id, "s1", {"a", "b", "z"},
-                          jobs::Ending{jobs::Done, "done", "", {{"a", R"({"status":0})"}}}, "w1");
+                          jobs::Ending{jobs::Done, "done", "", {{"a", R"({"status":0})"}}, {}}, "w1");
     CHECK(s.finished);
     CHECK(store.get("s1")->status == "done");
     CHECK(store.returns("s1").at("a") == R"({"status":0})");
@@ -188,7 +188,7 @@ TEST_CASE("settle: end, ack and delete in one step, then the worker's next entry
     CHECK(q.reclaim("w2", 0, 10).size() == 1);  // pending: it was delivered (to w1, now w2)
 
     // Settling again does not end the job twice, nor take anything when not asked.
-    auto again = store.settle(e->id, "s1", {}, jobs::Ending{jobs::Failure, "failed", "x", {}});
+    auto again = store.settle(e->id, "s1", {}, jobs::Ending{jobs::Failure, "failed", "x", {}, {}});
     CHECK_FALSE(again.finished);
     CHECK_FALSE(again.next);
     CHECK(store.get("s1")->status == "done");
@@ -202,7 +202,7 @@ TEST_CASE("settle: end, ack and delete in one step, then the worker's next entry
     CHECK(s2.next->entry.jid == "gone");
     CHECK_FALSE(s2.next->job);
     // An end for a record that is gone creates nothing; the queue is empty now.
-    auto s3 = store.settle(s2.next->entry.id, "gone", {}, jobs::Ending{jobs::Failure, "failed", "x", {}},
+    auto s3 = store.settle(s2.next->entry.id, "gone", {}, jobs::Ending{jobs::Failure, "failed", "x", {}, {}},
                            "w1");
     CHECK_FALSE(s3.finished);
     CHECK_FALSE(s3.next);
