@@ -14,14 +14,23 @@
 
 using namespace exed::test;
 
+namespace {
+
+// exe.conf of an exed whose executor is salt, against the simulator.
+std::string salt_exed_config(const SharedRedis& redis, const SaltApiSimulator& sim, int timeout_s) {
+    return test_config(redis.url(),
+                       "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
+                           "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
+                           "timeout = " + std::to_string(timeout_s) + "\npoll_interval = 0.2\n",
+                       EXED_BUILD_DIR "/plugins");
+}
+
+}  // namespace
+
 TEST_CASE("exed with executor = salt serves every operation sync and async (salt-api simulator)") {
     SaltApiSimulator sim({"--minions", "web1,web2,db1", "--down", "db1"});
     SharedRedis redis;
-    ExedProcess exed(test_config(redis.url(),
-                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
-                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
-                                     "timeout = 1\npoll_interval = 0.2\n",
-                                 EXED_BUILD_DIR "/plugins"));
+    ExedProcess exed(salt_exed_config(redis, sim, 1));
     exed.start();
     int port = exed.port();
 
@@ -71,11 +80,7 @@ TEST_CASE("exed with executor = salt serves every operation sync and async (salt
 TEST_CASE("GET /health reports the salt executor unavailable while salt-api is down (salt-api simulator)") {
     SaltApiSimulator sim({"--minions", "web1"});
     SharedRedis redis;
-    ExedProcess exed(test_config(redis.url(),
-                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
-                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
-                                     "timeout = 1\npoll_interval = 0.2\n",
-                                 EXED_BUILD_DIR "/plugins"));
+    ExedProcess exed(salt_exed_config(redis, sim, 1));
     exed.start();
     auto r = http("GET", exed.port(), "/health");
     CHECK(r.status == 200);
@@ -93,11 +98,7 @@ TEST_CASE("GET /health reports the salt executor unavailable while salt-api is d
 TEST_CASE("a job keeps its host lock and ends with the real result across a salt-api restart (salt-api simulator)") {
     SaltApiSimulator sim({"--minions", "web1"});
     SharedRedis redis;
-    ExedProcess exed(test_config(redis.url(),
-                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
-                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
-                                     "timeout = 1\npoll_interval = 0.2\n",
-                                 EXED_BUILD_DIR "/plugins"));
+    ExedProcess exed(salt_exed_config(redis, sim, 1));
     exed.start();
     int port = exed.port();
     auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sleep 4"})");
@@ -127,11 +128,7 @@ TEST_CASE("cancelling a ping of a down minion during find_job ends the job cance
     SaltApiSimulator sim({"--minions", "db1", "--down", "db1"});
     SharedRedis redis;
     // find_job comes after 4 s of silence and the master may hold it 4 s more.
-    ExedProcess exed(test_config(redis.url(),
-                                 "[runner]\nexecutor = salt\n[salt]\napi_url = " + sim.url() +
-                                     "\nusername = saltapi\npassword = secret\neauth = sharedsecret\n"
-                                     "timeout = 4\npoll_interval = 0.2\n",
-                                 EXED_BUILD_DIR "/plugins"));
+    ExedProcess exed(salt_exed_config(redis, sim, 4));
     exed.start();
     int port = exed.port();
     auto r = http("POST", port, "/ping", R"({"targets":["db1"]})");

@@ -162,6 +162,7 @@ TEST_CASE("audit: one JSON line per changing or running request, also at GET /au
     a.get("/jobs", a.runner);                                                       // a read: not audited
     CHECK(a.post("/ping", R"({"targets":["node1"]})", a.runner).status == 403);   // refused: audited
     CHECK(http("POST", a.exed.port(), "/ping", R"({"targets":["web1"]})").status == 401);
+    a.finish(jid);  // the ping holds web1 until it ends
     CHECK(a.get("/execute?target=web1&cmd=id", a.admin).status == 200);           // GET sync runs: audited
 
     std::vector<Poco::JSON::Object::Ptr> lines;
