@@ -27,10 +27,13 @@ build: deps
 run: build
 	$(BUILD)/core/exed -c etc/exe.conf
 
-# Every test. Suites share loopback ports and sshd hosts: run them one at a time.
-# Then the sanitizer pass (below): CI runs both.
+# Every test, TEST_JOBS at a time: the suites on sshd loopback hosts (ansible,
+# release, shovey) share the RESOURCE_LOCK ssh_hosts and so run one at a
+# time, the rest (each exed on a port of its own, redis on its own socket)
+# beside them; the .deb test runs alone. Then the sanitizer pass (below).
+TEST_JOBS ?= 2
 test: build $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
-	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	cd $(BUILD) && ctest -j $(TEST_JOBS) --output-on-failure --timeout 600
 	$(MAKE) sanitize
 
 # The daemon's own suites (unit, core API/jobs/workers, fuzz corpus replay)
@@ -46,7 +49,7 @@ sanitize: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_TARGETS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest -R '^(unit|core|fuzz replay):' -E '$(SAN_SKIP)' --output-on-failure --timeout 900
+	  ctest -j $(TEST_JOBS) -R '^(unit|core|fuzz replay):' -E '$(SAN_SKIP)' --output-on-failure --timeout 900
 
 # libFuzzer (clang) over host patterns, the router + validation, config
 # parsing and the NDJSON/SSE writer, FUZZ_SECONDS each (tests/fuzz/run).

@@ -23,7 +23,7 @@ target_compile_definitions(exed_ansible_tests PRIVATE
   EXED_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_dependencies(exed_ansible_tests exed_ansible)
 doctest_discover_tests(exed_ansible_tests TEST_PREFIX "ansible: "
-  PROPERTIES TIMEOUT 180 LABELS ansible)
+  PROPERTIES TIMEOUT 180 LABELS ansible RESOURCE_LOCK ssh_hosts)
 
 # Real exed daemons with the ansible executor: cancel, run_timeout and a
 # kill -9 of exed leave no process of the job on local and ssh hosts.
@@ -35,4 +35,4 @@ add_executable(exed_ansible_daemon_tests
 target_link_libraries(exed_ansible_daemon_tests PRIVATE exed_test_http exed_test_support)
 add_dependencies(exed_ansible_daemon_tests exed exed_ansible)
 doctest_discover_tests(exed_ansible_daemon_tests TEST_PREFIX "ansible (daemon): "
-  PROPERTIES TIMEOUT 180 LABELS ansible)
+  PROPERTIES TIMEOUT 180 LABELS ansible RESOURCE_LOCK ssh_hosts)
