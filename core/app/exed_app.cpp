@@ -250,10 +250,11 @@ int ExedApp::serve(bool worker_only) {
     } else {
         operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
         operate::JobService job_service(settings, registry, store, pool);
+        jobs::AuditStream audit_stream(pool);
         std::unique_ptr<http::security::Security> security;
         try {
             security = std::make_unique<http::security::Security>(
-                security_settings, settings, pool, [&submitter](const std::string& pattern) {
+                security_settings, settings, audit_store(audit_stream), [&submitter](const std::string& pattern) {
                     try {
                         return submitter.expand({pattern});
                     } catch (const std::exception&) {

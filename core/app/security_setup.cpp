@@ -60,4 +60,11 @@ shovey::Access shovey_access(http::security::Security& security) {
     return a;
 }
 
+http::security::AuditStore audit_store(jobs::AuditStream& stream) {
+    http::security::AuditStore store;
+    store.append = [&stream](const std::string& line, int max_entries) { stream.append(line, max_entries); };
+    store.recent = [&stream](int limit) { return stream.recent(limit); };
+    return store;
+}
+
 }  // namespace exed::app

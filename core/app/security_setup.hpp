@@ -6,6 +6,7 @@
 #include "config.hpp"
 #include "http/security/security.hpp"
 #include "http/security/settings.hpp"
+#include "jobs/audit_stream.hpp"
 #include "shovey/routes.hpp"
 
 namespace exed::app {
@@ -25,5 +26,8 @@ int load_security(const Settings& s, http::security::SecuritySettings& out);
 // scope and every node within the token's patterns; reads show only jobs
 // and nodes within them.
 shovey::Access shovey_access(http::security::Security& security);
+
+// The audit trail's Redis copy behind the face's AuditStore interface.
+http::security::AuditStore audit_store(jobs::AuditStream& stream);
 
 }  // namespace exed::app

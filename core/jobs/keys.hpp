@@ -13,5 +13,6 @@ inline const std::string index = "exed:jobs";      // zset: score = creation seq
 inline const std::string seq = "exed:jobs:seq";    // the creation sequence counter
 inline const std::string queue = "exed:queue";     // stream of {jid}
 inline const std::string group = "exed-workers";   // the queue's consumer group
+inline const std::string audit = "exed:audit";     // stream of {entry}: the audit trail (jobs/audit_stream)
 
 }  // namespace exed::jobs::keys

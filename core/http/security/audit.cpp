@@ -1,7 +1,6 @@
 #include "http/security/audit.hpp"
 #include "json.hpp"
 
-#include "jobs/model.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -25,8 +24,8 @@ bool audited(const std::string& method, const std::string& path) {
     return false;
 }
 
-AuditLog::AuditLog(const std::string& file, int max_entries, redis::Pool& pool)
-    : max_(max_entries), pool_(pool) {
+AuditLog::AuditLog(const std::string& file, int max_entries, AuditStore store)
+    : max_(max_entries), store_(std::move(store)) {
     if (file.empty() || file == "-") return;
     fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd_ < 0) throw std::runtime_error("audit_log " + file + ": " + std::strerror(errno));
@@ -59,31 +58,22 @@ void AuditLog::record(const AuditEntry& e) {
             Poco::Logger::get("exed.security").error(std::string("audit_log write failed: ") + std::strerror(errno));
     }
     try {
-        redis::Command xadd("XADD");
-        xadd << kAuditStream << "MAXLEN" << std::to_string(max_) << "*" << "entry" << line;
-        pool_.run(xadd);
+        if (store_.append) store_.append(line, max_);
     } catch (const std::exception& ex) {
         Poco::Logger::get("exed.security").error(std::string("audit stream: ") + ex.what() + ": " + line);
     }
 }
 
 Poco::JSON::Array::Ptr AuditLog::recent(int limit) {
-    redis::Command cmd("XREVRANGE");
-    cmd << kAuditStream << "+" << "-" << "COUNT" << std::to_string(limit);
-    auto reply = pool_.run(cmd);
     Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
-    for (const auto& item : reply.items) {
-        if (item.items.size() < 2) continue;
-        const auto& fields = item.items[1].items;
-        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-            if (fields[i].text() != "entry") continue;
-            try {
-                auto v = parse_json(fields[i + 1].text());
-                Poco::JSON::Object::Ptr entry = v.extract<Poco::JSON::Object::Ptr>();
-                entry->set("id", item.items[0].text());
-                out->add(v);
-            } catch (const Poco::Exception&) {
-            }
+    if (!store_.recent) return out;
+    for (const auto& [id, line] : store_.recent(limit)) {
+        try {
+            auto v = parse_json(line);
+            Poco::JSON::Object::Ptr entry = v.extract<Poco::JSON::Object::Ptr>();
+            entry->set("id", id);
+            out->add(entry);
+        } catch (const Poco::Exception&) {
         }
     }
     return out;

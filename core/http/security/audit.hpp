@@ -6,13 +6,14 @@
 // [log] audit_max entries, which GET /audit serves to admins.
 #pragma once
 
-#include "redis/pool.hpp"
-
 #include <Poco/JSON/Array.h>
+
+#include <functional>
 
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace exed::http::security {
@@ -28,7 +29,13 @@ struct AuditEntry {
     int status = 0;
 };
 
-inline const std::string kAuditStream = "exed:audit";
+// Where the capped copy of the trail lives (jobs/audit_stream, wired by the
+// app: the face does not reach Redis itself).
+struct AuditStore {
+    std::function<void(const std::string& line, int max_entries)> append;
+    // (id, line), newest first, at most `limit`.
+    std::function<std::vector<std::pair<std::string, std::string>>(int limit)> recent;
+};
 
 // Whether a request is audited: anything but a read, and sync operations.
 bool audited(const std::string& method, const std::string& path);
@@ -37,7 +44,7 @@ class AuditLog {
 public:
     // `file` may be empty (Redis stream only). Throws std::runtime_error
     // when the file cannot be opened.
-    AuditLog(const std::string& file, int max_entries, redis::Pool& pool);
+    AuditLog(const std::string& file, int max_entries, AuditStore store);
     ~AuditLog();
     AuditLog(const AuditLog&) = delete;
     AuditLog& operator=(const AuditLog&) = delete;
@@ -49,7 +56,7 @@ private:
     std::mutex mu_;
     int fd_ = -1;
     int max_;
-    redis::Pool& pool_;
+    AuditStore store_;
 };
 
 }  // namespace exed::http::security

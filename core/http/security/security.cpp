@@ -32,7 +32,7 @@ bool simple_name(const std::string& s) {
 
 }  // namespace
 
-Security::Security(SecuritySettings settings, const Settings& core, redis::Pool& pool, HostAcl::Expand expand)
+Security::Security(SecuritySettings settings, const Settings& core, AuditStore audit, HostAcl::Expand expand)
     : settings_(std::move(settings)),
       core_(core),
       tokens_(settings_.tokens_file, settings_.auth_token),
@@ -40,7 +40,7 @@ Security::Security(SecuritySettings settings, const Settings& core, redis::Pool&
       browser_(settings_),
       limiter_(settings_.rate_limit),
       redactor_(settings_.secret_args),
-      audit_(settings_.audit_log, settings_.audit_max, pool),
+      audit_(settings_.audit_log, settings_.audit_max, std::move(audit)),
       anonymous_(std::make_shared<Caller>(Caller{"anonymous", Admin | Read | Run | Deploy | Release, {"*"}})) {}
 
 void Security::admit(Context& ctx, const std::string& path) {

@@ -25,7 +25,7 @@ namespace exed::http::security {
 class Security {
 public:
     // Throws std::runtime_error (bad tokens file, audit log not writable).
-    Security(SecuritySettings settings, const Settings& core, redis::Pool& pool, HostAcl::Expand expand);
+    Security(SecuritySettings settings, const Settings& core, AuditStore audit, HostAcl::Expand expand);
 
     const SecuritySettings& settings() const { return settings_; }
 
