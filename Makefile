@@ -44,8 +44,9 @@ SAN_BUILD ?= build-asan
 SAN_SKIP ?= examples build out of tree
 SAN_TARGETS = exed exed_unit_tests exed_core_tests fuzz_replay_host_pattern fuzz_replay_request \
               fuzz_replay_event_format fuzz_replay_config
-sanitize: deps
-	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXED_SANITIZE=ON
+sanitize: deps $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Sanitize -DEXED_SANITIZE=ON \
+	  -DEXED_TOOLS_DIR=$(abspath $(BUILD))/tools
 	cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_TARGETS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

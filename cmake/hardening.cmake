@@ -9,6 +9,10 @@ if(EXED_SANITIZE OR EXED_FUZZ)
   set(exed_sanitizers -fsanitize=address,undefined -fno-sanitize-recover=undefined
       -fno-omit-frame-pointer)
   add_compile_options(${exed_sanitizers})
+  # make sanitize's build type: -O1 keeps ASan's reports exact and compiles
+  # in about half the time of -O2 -g; -g1 still names file:line in traces.
+  set(CMAKE_CXX_FLAGS_SANITIZE "-O1 -g1" CACHE STRING "flags of the Sanitize build type")
+  set(CMAKE_C_FLAGS_SANITIZE "-O1 -g1" CACHE STRING "flags of the Sanitize build type")
   add_link_options(${exed_sanitizers})
 endif()
 if(EXED_FUZZ)

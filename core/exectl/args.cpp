@@ -34,6 +34,8 @@ const std::vector<OptionInfo>& option_table() {
         {"extra-opts", "JSON", "options for the release type, a JSON object"},
         {"limit", "N", "at most N jobs, newest first (1-10000; default 20)"},
         {"follow", nullptr, "stream the job's events until it ends"},
+        {"quorum", "Q", "shovey run: \"N%\" of the nodes or a count that must be up (default 100%)"},
+        {"output-type", "T", "shovey output: stdout, stderr or both (default stdout)"},
     };
     return t;
 }
@@ -61,6 +63,8 @@ const std::vector<CommandSpec>& commands() {
         {"jobs", "", "list recent jobs, newest first", {"limit"}, 0, 0},
         {"job", "JID", "show a job (with its per-host results)", {"follow"}, 1, 1},
         {"cancel", "JID", "cancel a queued or running job", {}, 1, 1},
+        {"shovey", "run|jobs|job|cancel|output|nodes ...", "the Shovey face: named commands on nodes with a quorum",
+         {"async", "run-timeout", "quorum", "limit", "output-type"}, 1, 4},
     };
     return c;
 }
@@ -174,6 +178,15 @@ std::string command_help(const CommandSpec& c) {
         out += "\nEach word after -- is one argument of the command, exactly as given\n"
                "(quoted for exed, never run through a shell).\n";
     if (c.name == "job") out += "\nWith --follow: a live view on a terminal, NDJSON events otherwise.\n";
+    if (c.name == "shovey")
+        out += "\n  shovey run COMMAND NODES    run a [shovey.commands] name on nodes; waits\n"
+               "                             for the end unless --async (exit 1 unless every\n"
+               "                             node succeeded)\n"
+               "  shovey jobs                job ids, newest first (--limit)\n"
+               "  shovey job ID [NODE]       a job, or one node's run\n"
+               "  shovey cancel ID [NODES]   cancel the runs (all, or the nodes given)\n"
+               "  shovey output ID NODE      a node's output (--output-type)\n"
+               "  shovey nodes [NODE]        node status (up/down), all or one\n";
     out += "\noptions:\n";
     for (const auto& o : c.options) out += option_help(o);
     for (const auto& g : kGlobal) out += option_help(g);

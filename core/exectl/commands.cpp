@@ -20,8 +20,6 @@
 
 namespace exectl {
 
-namespace {
-
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
@@ -57,6 +55,8 @@ Object::Ptr object_of(const Answer& a) {
     if (v.type() != typeid(Object::Ptr)) throw Unreachable("exed answered an unexpected body: " + a.body);
     return v.extract<Object::Ptr>();
 }
+
+namespace {
 
 Poco::Dynamic::Var json_option(const Args& a, const std::string& name) {
     Poco::Dynamic::Var v;
@@ -310,6 +310,7 @@ int run_command(const Args& a, Client& c, const Term& term) {
     if (name == "job") return show_job(a, c, term);
     if (name == "target") return targets(a, c, term);
     if (name == "cancel") return cancel(a, c, term);
+    if (name == "shovey") return shovey_command(a, c, term);
     return operation(a, c, term);
 }
 

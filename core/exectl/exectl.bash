@@ -3,17 +3,18 @@ _exectl() {
     local cur prev cmd i
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="ping facter service execute deploy release target jobs job cancel"
+    local commands="ping facter service execute deploy release target jobs job cancel shovey"
     local globals="--url --token --cacert --json --help"
     case $prev in
         --cacert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --url|--token|--limit|--run-timeout|--partial|--extra-vars|--extra-opts) return ;;
+        --url|--token|--limit|--run-timeout|--partial|--extra-vars|--extra-opts|--quorum) return ;;
+        --output-type) COMPREPLY=($(compgen -W "stdout stderr both" -- "$cur")); return ;;
     esac
     cmd=
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
             --) return ;;  # the command's own argv: nothing to suggest
-            --url|--token|--cacert|--limit|--run-timeout|--partial|--extra-vars|--extra-opts) ((i++)) ;;
+            --url|--token|--cacert|--limit|--run-timeout|--partial|--extra-vars|--extra-opts|--quorum|--output-type) ((i++)) ;;
             -*) ;;
             *) cmd=${COMP_WORDS[i]}; break ;;
         esac
@@ -31,6 +32,7 @@ _exectl() {
         release) opts="--async --run-timeout --rollback --extra-opts" ;;
         jobs) opts="--limit" ;;
         job) opts="--follow" ;;
+        shovey) opts="run jobs job cancel output nodes --async --run-timeout --quorum --limit --output-type" ;;
     esac
     COMPREPLY=($(compgen -W "$opts $globals" -- "$cur"))
 }

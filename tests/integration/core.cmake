@@ -7,7 +7,8 @@ add_library(exed_test_http STATIC
 target_include_directories(exed_test_http PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(exed_test_http PUBLIC exed_core doctest::doctest)
 target_compile_definitions(exed_test_http PUBLIC
-  EXED_BUILD_DIR="${CMAKE_BINARY_DIR}" EXED_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  EXED_BUILD_DIR="${CMAKE_BINARY_DIR}" EXED_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+  EXED_TOOLS_DIR="${EXED_TOOLS_DIR}")
 
 add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/main.cpp

@@ -235,11 +235,58 @@ TEST_CASE("exectl execute -- ARGV: the cmd sent splits back (shlex) into exactly
     for (size_t i = 0; i < argv.size(); ++i) CHECK(got->getElement<std::string>(unsigned(i)) == argv[i]);
 }
 
+TEST_CASE("exectl shovey: run (waits, exit 0 only when every node succeeded), output, job, jobs, nodes, cancel") {
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(), "[shovey]\nstatus_interval = 1\ndown_after = 1\n"
+                                              "[shovey.commands]\nhello = echo hello\nnap = sleep 30\n"));
+    exed.start();
+    int port = exed.port();
+    bool up = false;
+    for (int i = 0; i < 150 && !up; ++i) {
+        auto n = exectl(port, {"shovey", "nodes", "node1"});
+        up = n.code == 0 && obj(n.out)->optValue<std::string>("status", "") == "up" &&
+             exectl(port, {"shovey", "nodes", "web2"}).code == 0;
+        if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    REQUIRE(up);
+
+    auto ok = exectl(port, {"shovey", "run", "hello", "node1,node2"});
+    CHECK(ok.code == 0);
+    auto doc = obj(ok.out);
+    CHECK(doc->getValue<std::string>("status") == "complete");
+    CHECK(doc->getObject("nodes")->getArray("succeeded")->size() == 2);
+    std::string id = doc->getValue<std::string>("id");
+    auto out = exectl(port, {"shovey", "output", id, "node1"});
+    CHECK(out.code == 0);
+    CHECK(obj(out.out)->getValue<std::string>("output") == "hello\n");
+    CHECK(exectl_tty(port, "shovey output " + id + " node2").out.find("hello") != std::string::npos);
+    CHECK(obj(exectl(port, {"shovey", "job", id, "node2"}).out)->getValue<int>("exit_status") == 0);
+    auto ids = exectl(port, {"shovey", "jobs"});
+    CHECK(ids.out.find(id) != std::string::npos);
+
+    // web2 is down: 50% quorum is met, web2 never runs it, and exectl says not all succeeded.
+    auto partly = exectl(port, {"shovey", "run", "hello", "node1,web2", "--quorum", "50%"});
+    CHECK(partly.code == 1);
+    CHECK(obj(partly.out)->getObject("nodes")->getArray("down")->size() == 1);
+
+    auto queued = exectl(port, {"shovey", "run", "nap", "node3", "--async"});
+    REQUIRE(queued.code == 0);
+    std::string nap = obj(queued.out)->getValue<std::string>("id");
+    auto cancelled = exectl(port, {"shovey", "cancel", nap});
+    CHECK(cancelled.code == 0);
+    CHECK(obj(cancelled.out)->getValue<std::string>("status") == "cancelled");
+
+    CHECK(exectl(port, {"shovey", "run", "rm", "node1"}).code == 2);  // not a [shovey.commands] name
+    CHECK(exectl(port, {"shovey", "frobnicate"}).code == 2);
+    CHECK(exectl(port, {"shovey", "run", "hello"}).code == 2);
+    CHECK(exectl(port, {"shovey", "job", "nosuchjob"}).code == 2);  // 404
+}
+
 TEST_CASE("exectl --help for every command and bash completion") {
     auto all = run(exectl_binary(), {"--help"});
     CHECK(all.code == 0);
     for (const char* c : {"ping", "facter", "service", "execute", "deploy", "release", "target", "jobs",
-                          "job", "cancel"}) {
+                          "job", "cancel", "shovey"}) {
         CAPTURE(c);
         CHECK(all.out.find(std::string("  ") + c + " ") != std::string::npos);
         auto one = run(exectl_binary(), {c, "--help"});

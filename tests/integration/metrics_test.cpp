@@ -20,7 +20,7 @@ bool has_line(const std::string& text, const std::string& line) {
 }
 
 std::string promtool() {
-    std::string built = std::string(EXED_BUILD_DIR) + "/tools/promtool";
+    std::string built = std::string(EXED_TOOLS_DIR) + "/promtool";
     return Poco::File(built).exists() ? built : "promtool";
 }
 

@@ -52,7 +52,7 @@ std::set<std::pair<std::string, std::string>> server_routes(const SharedRedis& r
 }
 
 std::string validator() {
-    return std::string(EXED_BUILD_DIR) + "/tools/openapi/node_modules/.bin/validate-api";
+    return std::string(EXED_TOOLS_DIR) + "/openapi/node_modules/.bin/validate-api";
 }
 
 }  // namespace
