@@ -5,9 +5,13 @@
 
 namespace exed::jobs::keys {
 
-inline std::string job(const std::string& jid) { return "exed:job:" + jid; }
-inline std::string returns(const std::string& jid) { return "exed:job:" + jid + ":ret"; }
-inline std::string events(const std::string& jid) { return "exed:job:" + jid + ":events"; }
+// A job's keys start with this. constexpr (constant-initialised): the Lua
+// scripts of jobs/store.cpp, built at static initialisation, spell it too.
+inline constexpr const char* job_prefix = "exed:job:";
+
+inline std::string job(const std::string& jid) { return job_prefix + jid; }
+inline std::string returns(const std::string& jid) { return job_prefix + jid + ":ret"; }
+inline std::string events(const std::string& jid) { return job_prefix + jid + ":events"; }
 inline std::string lock(const std::string& host) { return "exed:lock:" + host; }
 inline const std::string index = "exed:jobs";      // zset: score = creation sequence
 inline const std::string seq = "exed:jobs:seq";    // the creation sequence counter

@@ -14,6 +14,15 @@ using redis::Reply;
 
 namespace {
 
+// Scripts that make a job's key from a jid they read in Redis write '@JOB@'
+// for the prefix; it comes from keys.hpp, so no key is spelt twice.
+std::string job_keyed(std::string lua) {
+    const std::string mark = "@JOB@";
+    for (size_t at = lua.find(mark); at != std::string::npos; at = lua.find(mark, at))
+        lua.replace(at, mark.size(), keys::job_prefix);
+    return lua;
+}
+
 // Record + index entry in one step. The index score is a global sequence:
 // exact creation order, unique, so it is an exact pagination cursor (a
 // time-based score ties within a millisecond).
@@ -96,7 +105,7 @@ const Script kClaim(std::string(lua::take_locks) + kClaimFn +
 //       [host events...]: written before "end", and only when the end is
 //       recorded now (a retried settle whose first reply was lost must not
 //       append them after the end).
-const Script kSettle(std::string(kFinishFn) + lua::take_locks + kClaimFn + R"lua(
+const Script kSettle(job_keyed(std::string(kFinishFn) + lua::take_locks + kClaimFn + R"lua(
 local nk, na, nc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local finished = 0
 if na > 0 then
@@ -130,21 +139,21 @@ for _, entry in ipairs(got[1][2]) do
     if fields[i] == 'jid' then jid = fields[i + 1] end
   end
   local record = {}
-  if jid ~= '' then record = redis.call('HGETALL', 'exed:job:' .. jid) end
+  if jid ~= '' then record = redis.call('HGETALL', '@JOB@' .. jid) end
   taken[#taken + 1] = {entry[1], jid, record}
 end
 return {finished, claimed, taken}
-)lua");
+)lua"));
 
 // One page of the index; entries whose record expired are dropped on the way.
-const Script kList(R"lua(
+const Script kList(job_keyed(R"lua(
 local limit = tonumber(ARGV[2])
 local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
 local more = #page / 2 > limit
 local n = math.min(#page / 2, limit)
 local out = {}
 for i = 1, 2 * n, 2 do
-  local key = 'exed:job:' .. page[i]
+  local key = '@JOB@' .. page[i]
   if redis.call('EXISTS', key) == 1 then
     local rec = {}
     if ARGV[3] == '1' then rec = redis.call('HGETALL', key) end
@@ -156,20 +165,20 @@ end
 local last = ''
 if more then last = page[2 * n] end
 return {last, out}
-)lua");
+)lua"));
 
 // Records expire by TTL; their index entries are dropped here, oldest first,
 // stopping at the first record still alive (the index is in creation order).
-const Script kTrim(R"lua(
+const Script kTrim(job_keyed(R"lua(
 local oldest = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local removed = 0
 for i, jid in ipairs(oldest) do
-  if redis.call('EXISTS', 'exed:job:' .. jid) == 1 then break end
+  if redis.call('EXISTS', '@JOB@' .. jid) == 1 then break end
   redis.call('ZREM', KEYS[1], jid)
   removed = removed + 1
 end
 return removed
-)lua");
+)lua"));
 
 int64_t now_s() { return int64_t(time(nullptr)); }
 
