@@ -4,12 +4,21 @@
 
 #include "salt_job_runner.hpp"
 
+#include <exed/sdk.h>
+
 #include <vector>
 
 namespace exed::salt {
 
 // exed's per-host operate states.
-enum HostStatus { OK = 0, Skipped = 1, Failed = 2, Unreachable = 3, Changed = 4 };
+// The SDK's per-host statuses (exed/sdk.h), under this plugin's names.
+enum HostStatus {
+    OK = EXED_HOST_OK,
+    Skipped = EXED_HOST_SKIPPED,
+    Failed = EXED_HOST_FAILED,
+    Unreachable = EXED_HOST_UNREACHABLE,
+    Changed = EXED_HOST_CHANGED
+};
 
 Object::Ptr status_result(int status);
 Object::Ptr error_result(int status, const std::string& error);

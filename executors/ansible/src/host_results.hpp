@@ -7,6 +7,8 @@
 #include "process.hpp"
 #include "runner.hpp"
 
+#include <exed/sdk.h>
+
 #include <functional>
 #include <map>
 #include <string>
@@ -19,7 +21,14 @@ class Call;
 namespace exed::ansible {
 
 // Operate states of the EXEd API.
-enum Status { kOk = 0, kSkipped = 1, kFailed = 2, kUnreachable = 3, kChanged = 4 };
+// The SDK's per-host statuses (exed/sdk.h), under this plugin's names.
+enum Status {
+    kOk = EXED_HOST_OK,
+    kSkipped = EXED_HOST_SKIPPED,
+    kFailed = EXED_HOST_FAILED,
+    kUnreachable = EXED_HOST_UNREACHABLE,
+    kChanged = EXED_HOST_CHANGED
+};
 
 // The message of a failed or unreachable result ("msg", else stderr).
 std::string result_message(const Object::Ptr& result);
