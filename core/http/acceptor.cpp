@@ -114,7 +114,10 @@ void Acceptor::accept_one() {
     try {
         client = socket_.acceptConnection();
     } catch (const Poco::Exception&) {
-        return;  // the client went before we took it, or no fds: retried on the next event
+        // The client went before we took it, or no fds are left: the
+        // listening socket stays readable, so pause instead of spinning.
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return;
     }
     if (open_ >= limits_.max_connections) {
         refuse(client, 503, fmt::format("too many connections (max_connections = {}); retry later",
