@@ -112,6 +112,9 @@ Settings load_settings(const std::string& path) {
     s.max_body = size_t(get_int(c, "api.max_body", int(s.max_body), 1024, 1 << 30));
     s.sync_timeout = get_int(c, "api.sync_timeout", s.sync_timeout, 1, 86400);
     s.http_threads = get_int(c, "api.threads", s.http_threads, 2, 4096);
+    s.max_connections = get_int(c, "api.max_connections", s.max_connections, 4, 1 << 20);
+    s.header_timeout = get_int(c, "api.header_timeout", s.header_timeout, 1, 3600);
+    s.keepalive_timeout = get_int(c, "api.keepalive_timeout", s.keepalive_timeout, 1, 3600);
     s.auth_token = secret(c, "api.auth_token");
 
     s.executor = c.getString("runner.executor", s.executor);

@@ -2,6 +2,7 @@
 // the job's Redis stream), delete, cancel.
 #include "http/api_error.hpp"
 #include "http/event_format.hpp"
+#include "http/follow_hub.hpp"
 #include "http/job_json.hpp"
 #include "http/router.hpp"
 #include "http/security/route_hooks.hpp"
@@ -10,10 +11,10 @@
 #include "metrics/metrics.hpp"
 
 #include <Poco/JSON/Array.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/NumberParser.h>
 #include <Poco/RegularExpression.h>
 
-#include <chrono>
 #include <ostream>
 
 namespace exed::http {
@@ -50,38 +51,24 @@ void list_jobs(Services& s, Context& c) {
 // Streams the job: a header, every event from `after` on, then the end.
 // NDJSON: {"event": type, "id": stream-id, "data": {...}} per line.
 // SSE: "id:", "event:", "data:" blocks; resume with Last-Event-ID.
-void follow(Services& s, Context& c, const jobs::Job& job, bool sse, std::string after) {
+// The head and the "job" line go out here; then the socket leaves the
+// request worker for the FollowHub, which writes the events. The body is
+// delimited by the close (Connection: close), not chunked: the hub writes
+// raw bytes and Poco's chunk framing stays with the request.
+void follow(Services& s, Context& c, const jobs::Job& job, bool sse, const std::string& after) {
+    auto* detachable = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&c.request);
+    if (!detachable || !s.follow_hub) throw ApiError(503, "follow streams are not available here");
     auto& resp = c.response;
-    resp.setChunkedTransferEncoding(true);
+    resp.setChunkedTransferEncoding(false);
+    resp.setKeepAlive(false);
     resp.setContentType(sse ? "text/event-stream" : "application/x-ndjson");
     resp.set("Cache-Control", "no-cache");
     resp.set("X-Accel-Buffering", "no");
     std::ostream& out = resp.send();
-    auto write = [&](const std::string& type, const std::string& id, const std::string& data) {
-        out << format_event(sse, type, id, data);
-        out.flush();
-    };
-    write("job", "", json_string(security::public_job(s, job)));
-    auto last_write = std::chrono::steady_clock::now();
-    while (out.good()) {
-        auto events = s.jobs.events(job.jid, after, 200, 1000);
-        for (auto& e : events) {
-            write(e.type, e.id, e.data);
-            after = e.id;
-            if (e.type == "end") return;
-        }
-        if (!events.empty()) {
-            last_write = std::chrono::steady_clock::now();
-        } else if (std::chrono::steady_clock::now() - last_write > std::chrono::seconds(15)) {
-            // Keeps proxies from closing an idle stream; also detects a gone client.
-            if (sse) out << ": keepalive\n\n";
-            else out << "\n";
-            out.flush();
-            last_write = std::chrono::steady_clock::now();
-        }
-        // The record can vanish (deleted or expired) while we follow.
-        if (events.empty() && !s.jobs.find(job.jid)) return;
-    }
+    out << format_event(sse, "job", "", json_string(security::public_job(s, job)));
+    out.flush();
+    if (!out.good()) return;  // the client went already
+    s.follow_hub->add(detachable->detachSocket(), job.jid, after, sse);
 }
 
 void get_job(Services& s, Context& c) {

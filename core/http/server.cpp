@@ -1,6 +1,9 @@
 #include "http/server.hpp"
 
+#include "http/acceptor.hpp"
 #include "http/error_map.hpp"
+#include "http/follow_hub.hpp"
+#include "http/request_runner.hpp"
 #include "http/security/security.hpp"
 #include "http/security/tls.hpp"
 #include "metrics/metrics.hpp"
@@ -126,23 +129,31 @@ void Server::start() {
     const auto& st = services_.settings;
     Poco::Net::SocketAddress addr(st.listen, Poco::UInt16(st.listen_port));
     auto socket = security::listen_socket(services_.security.settings(), addr, 256);
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(st.http_threads);
-    params->setMaxQueued(1024);
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(0);  // unlimited
-    params->setKeepAliveTimeout(Poco::Timespan(15, 0));
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(router_, services_), socket, params);
-    server_->start();
+    // Bounds each read of a body (and of a TLS header) on a worker.
+    params->setTimeout(Poco::Timespan(st.header_timeout, 0));
+    factory_ = std::make_unique<Factory>(router_, services_);
+    follow_hub_ = std::make_unique<FollowHub>(services_.jobs, open_connections_);
+    services_.follow_hub = follow_hub_.get();
+    ConnectionLimits limits{st.max_connections, st.header_timeout, st.keepalive_timeout, st.http_threads};
+    acceptor_ = std::make_unique<Acceptor>(
+        socket, limits,
+        [this, params](Poco::Net::StreamSocket& s) { return serve_requests(s, params, *factory_); },
+        open_connections_);
+    follow_hub_->start();
+    acceptor_->start();
 }
 
 void Server::stop() {
-    if (server_) {
-        server_->stopAll(true);
-        server_.reset();
-    }
+    if (acceptor_) acceptor_->stop();
+    if (follow_hub_) follow_hub_->stop();
+    services_.follow_hub = nullptr;
+    acceptor_.reset();
+    follow_hub_.reset();
 }
 
-Poco::UInt16 Server::port() const { return server_ ? server_->port() : 0; }
+Poco::UInt16 Server::port() const { return acceptor_ ? acceptor_->port() : 0; }
 
 }  // namespace exed::http

@@ -1,14 +1,20 @@
-// The REST server: Poco's HTTPServer, one Router, JSON errors, access log.
+// The REST server: the Acceptor (connections) and its request workers,
+// the FollowHub (follow streams), one Router, JSON errors, access log.
 #pragma once
 
 #include "http/router.hpp"
 #include "http/services.hpp"
 
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
 
+#include <atomic>
 #include <memory>
 
 namespace exed::http {
+
+class Acceptor;
+class FollowHub;
 
 class Server {
 public:
@@ -23,7 +29,10 @@ public:
 private:
     Services& services_;
     Router router_;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::atomic<int> open_connections_{0};
+    std::unique_ptr<Poco::Net::HTTPRequestHandlerFactory> factory_;
+    std::unique_ptr<FollowHub> follow_hub_;
+    std::unique_ptr<Acceptor> acceptor_;
 };
 
 }  // namespace exed::http

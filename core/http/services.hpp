@@ -10,12 +10,15 @@ namespace exed::http::security { class Security; }
 
 namespace exed::http {
 
+class FollowHub;
+
 struct Services {
     const Settings& settings;
     plugins::Registry& registry;
     operate::Submitter& submitter;
     operate::JobService& jobs;
     security::Security& security;
+    FollowHub* follow_hub = nullptr;  // set by the Server: where follow streams go after their head
 };
 
 class Router;

@@ -356,6 +356,35 @@ std::vector<Event> Store::events(const std::string& jid, const std::string& afte
     return out;
 }
 
+std::vector<std::pair<std::string, std::vector<Event>>> Store::events_of_many(
+    const std::vector<std::pair<std::string, std::string>>& after, int count, int block_ms) {
+    std::vector<std::pair<std::string, std::vector<Event>>> out;
+    if (after.empty()) return out;
+    Command c("XREAD");
+    c << "COUNT" << std::to_string(count) << "BLOCK" << std::to_string(block_ms) << "STREAMS";
+    std::map<std::string, std::string> jid_of;
+    for (auto& [jid, id] : after) {
+        c << keys::events(jid);
+        jid_of[keys::events(jid)] = jid;
+    }
+    for (auto& [jid, id] : after) c << (id.empty() ? std::string("0") : id);
+    auto lease = pool_.lease();
+    Reply r = lease.run(c, Poco::Timespan(0, (block_ms + 5000) * 1000));
+    for (auto& stream : r.items) {
+        if (stream.items.size() != 2) continue;
+        auto jid = jid_of.find(stream.items[0].text());
+        if (jid == jid_of.end()) continue;
+        std::vector<Event> events;
+        for (auto& e : stream.items[1].items) {
+            if (e.items.size() != 2) continue;
+            auto f = pairs_of(e.items[1]);
+            events.push_back({e.items[0].text(), f["type"], f["data"]});
+        }
+        out.emplace_back(jid->second, std::move(events));
+    }
+    return out;
+}
+
 Page Store::list(int limit, const std::string& cursor, bool details) {
     std::string max = cursor.empty() ? "+inf" : "(" + cursor;
     Reply r = kList.run(pool_, {keys::index}, {max, std::to_string(limit), details ? "1" : "0"});

@@ -113,6 +113,10 @@ public:
     // waits up to that long for the first one (on its own connection).
     std::vector<Event> events(const std::string& jid, const std::string& after_id, int count,
                               int block_ms = 0);
+    // Events of many jobs in one XREAD (the follow hub): (jid, after) in,
+    // (jid, events) out for the jobs that have any; waits up to block_ms.
+    std::vector<std::pair<std::string, std::vector<Event>>> events_of_many(
+        const std::vector<std::pair<std::string, std::string>>& after, int count, int block_ms);
 
     // Newest first, `limit` per page, cursor from the previous page.
     Page list(int limit, const std::string& cursor, bool details);

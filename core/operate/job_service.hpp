@@ -39,6 +39,11 @@ public:
     // Events after `after_id`; with block_ms > 0 waits that long for the first.
     std::vector<jobs::Event> events(const std::string& jid, const std::string& after_id, int count,
                                     int block_ms);
+    // Events of many followed jobs in one read (the follow hub of a face).
+    std::vector<std::pair<std::string, std::vector<jobs::Event>>> events_of_many(
+        const std::vector<std::pair<std::string, std::string>>& after, int count, int block_ms) {
+        return store_.events_of_many(after, count, block_ms);
+    }
 
     // conflict while the job has not ended.
     void remove(const std::string& jid);
