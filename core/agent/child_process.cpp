@@ -104,7 +104,7 @@ ChildOutcome run_child(const std::vector<std::string>& argv, int timeout_s, doub
         pid_t w = waitpid(pid, &status, WNOHANG);  // never block: cancel must stay heard
         if (w == pid) reaped = true;
         else if (w < 0 && errno != EINTR) break;
-        else if (!open_o && !open_e && w == 0) usleep(50000);
+        else if (!open_o && !open_e && w == 0) usleep(2000);  // output closed, exit is near
     }
     // Whatever the leader left behind in its group goes too.
     if (!out.end_reason.empty()) kill(-pid, SIGKILL);

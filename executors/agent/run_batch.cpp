@@ -2,7 +2,9 @@
 
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <ctime>
+#include <thread>
 #include <sstream>
 
 namespace exed::agent_executor {
@@ -118,8 +120,8 @@ void RunBatch::handle(const std::string& run_id, const Poco::JSON::Object::Ptr& 
     }
 }
 
-void RunBatch::start(HostRun& h, const std::string& run_id, const std::string& command,
-                     const std::string& argv_json) {
+std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, const std::string& command,
+                                const std::string& argv_json) const {
     std::string frame;
     if (kind_ == RunKind::Ping) {
         frame = R"({"type":"ping","run_id":")" + run_id + "\"}";
@@ -132,6 +134,10 @@ void RunBatch::start(HostRun& h, const std::string& run_id, const std::string& c
         stamp(f);
         frame = signer_.signed_command(f);
     }
+    return frame;
+}
+
+void RunBatch::start(HostRun& h, const std::string& frame) {
     if (!hub_.send(h.node, frame)) finish(h, host_status(EXED_HOST_UNREACHABLE, "agent " + h.node + " is not connected"));
 }
 
@@ -158,7 +164,18 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
         ids.push_back(id);
         results_.set(node, Poco::Dynamic::Var());  // placeholder: filled by finish()
     }
-    for (auto& id : ids) start(runs_[id], id, command.empty() ? command_name(kind_) : command, argv_json);
+    // RSA signing is the costly part of a fan-out: sign on every core, then send.
+    std::vector<std::string> frames(ids.size());
+    const std::string cmd = command.empty() ? command_name(kind_) : command;
+    size_t workers = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+    if (ids.size() < 64) workers = 1;
+    std::vector<std::thread> signers;
+    for (size_t w = 0; w < workers; ++w)
+        signers.emplace_back([&, w] {
+            for (size_t i = w; i < ids.size(); i += workers) frames[i] = frame_for(runs_.at(ids[i]), ids[i], cmd, argv_json);
+        });
+    for (auto& t : signers) t.join();
+    for (size_t i = 0; i < ids.size(); ++i) start(runs_[ids[i]], frames[i]);
     const auto grace = std::chrono::duration<double>(hub_.settings().heartbeat_timeout_s);
     const auto started = Clock::now();
     Clock::time_point cancelled_at{};

@@ -38,7 +38,9 @@ private:
         std::string stdout_text, stderr_text, ack_time;
         std::chrono::steady_clock::time_point lost_since{};
     };
-    void start(HostRun& h, const std::string& run_id, const std::string& command, const std::string& argv_json);
+    std::string frame_for(const HostRun& h, const std::string& run_id, const std::string& command,
+                          const std::string& argv_json) const;
+    void start(HostRun& h, const std::string& frame);
     void handle(const std::string& run_id, const Poco::JSON::Object::Ptr& msg);
     void finish(HostRun& h, const Poco::JSON::Object::Ptr& result);
     void send_cancel();
