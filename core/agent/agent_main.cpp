@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 namespace exed::agent {
 
@@ -16,6 +17,19 @@ namespace {
 std::atomic<bool> stop_requested{false};
 
 void on_stop_signal(int) { stop_requested = true; }
+
+// instances = N holds N sockets: take the open-file limit up to the hard limit.
+void raise_open_file_limit(int needed) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur < rlim_t(needed) + 64)
+        std::cerr << "exed agent: open-file limit " << lim.rlim_cur << " is too low for " << needed
+                  << " nodes (raise LimitNOFILE)" << std::endl;
+}
 
 }  // namespace
 
@@ -31,6 +45,7 @@ int agent_main(int argc, char** argv) {
     }
     try {
         AgentConfig config = load_agent_config(conf);
+        raise_open_file_limit(config.instances);
         struct sigaction sa{};
         sa.sa_handler = on_stop_signal;
         sigaction(SIGTERM, &sa, nullptr);
