@@ -1,5 +1,6 @@
 // exed entry point. `-d` is EXEd's short flag for --daemon; Poco's
 // ServerApplication only recognises the long form, so translate it first.
+#include "agent/agent_main.hpp"
 #include "app/exed_app.hpp"
 
 #include <cstring>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 int main(int argc, char** argv) {
+    // The node-side agent shares the binary but none of the daemon's start-up.
+    if (argc > 1 && std::strcmp(argv[1], "agent") == 0) return exed::agent::agent_main(argc, argv);
     char cwd[4096];
     if (getcwd(cwd, sizeof cwd)) exed::app::ExedApp::start_dir() = cwd;
     std::vector<char*> args(argv, argv + argc);

@@ -1,0 +1,150 @@
+"""The exed agent (issue 17, docs/agent.md): sync ping through one agent vs
+exed's ansible sync ping to one ssh host (same run), fan-out ping/execute to
+1,000 emulated agents (instances = 1000, one process), and what 1,000 idle
+agents cost exed (threads, RSS, CPU) and what one idle agent costs."""
+
+import os
+import statistics
+import subprocess
+import time
+
+from bench_ansible import ansible_section, require_ansible, timed_exed
+from benchlib import free_port, rss_kb, stop_process, wait_until
+from sshd_hosts import SshHosts, end_ssh_masters
+
+TOKEN = "bench-agent-token-0123456789abcdef"
+CHORIA_MS_PER_NODE = 0.32  # Choria's published figure: 50,000 nodes in ~16 s
+
+
+class Site:
+    """exed's [agent] section and the agent processes dialling it."""
+
+    def __init__(self, ctx, name):
+        self.ctx = ctx
+        self.dir = os.path.join(ctx.work, "agent-" + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.token_file = os.path.join(self.dir, "agent.token")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        self.key = os.path.join(self.dir, "signing.pem")
+        self.procs = []
+
+    def section(self):
+        return (f"[agent]\nlisten = 127.0.0.1\nlisten_port = {self.port}\nsigning_key = {self.key}\n"
+                f"token_file = {self.token_file}\n")
+
+    def agent(self, name, instances=1, extra=""):
+        conf = os.path.join(self.dir, f"{name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"[agent]\nserver = http://127.0.0.1:{self.port}\nname = {name}\n"
+                    f"public_key = {self.key}.pub\ntoken_file = {self.token_file}\n"
+                    f"instances = {instances}\nallow_exec = true\n{extra}")
+        log = open(os.path.join(self.dir, f"{name}.log"), "w")
+        p = subprocess.Popen([self.ctx.exed_bin, "agent", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            stop_process(p)
+
+
+def wait_listed(ex, pattern, n, timeout):
+    def enough():
+        status, got = ex.request("GET", "/target?pattern=" + pattern)
+        return status == 200 and len(got) == n
+    wait_until(enough, timeout, f"{n} agents listed")
+
+
+def threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values, q):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def bench_agent_sync_ping(ctx):
+    require_ansible(ctx)
+    n = max(20, int(200 * ctx.scale))
+    site = Site(ctx, "sync")
+    hosts = SshHosts(ctx.work, 1)
+    try:
+        # One exed at a time: exeds on one Redis share its job queue, so an
+        # ansible exed beside this one would take the agent exed's jobs.
+        ex = ctx.exed("agent-sync", executor="agent", sections=site.section())
+        try:
+            site.agent("web1")
+            wait_listed(ex, "web1", 1, 20)
+            timed_exed(ex, "/ping?target=web1", 1)  # warm
+            agent_t = [timed_exed(ex, "/ping?target=web1", 1) for _ in range(n)]
+        finally:
+            ex.stop()
+            ctx.redis.flush()
+        ans = ctx.exed("agent-sync-ansible", executor="ansible", sections=ansible_section(ctx, hosts, "agentsync"))
+        try:
+            timed_exed(ans, "/ping?target=node1", 1)  # warm: interpreter cache, ssh master
+            ansible_t = [timed_exed(ans, "/ping?target=node1", 1) for _ in range(max(3, n // 20))]
+        finally:
+            ans.stop()
+            ctx.redis.flush()
+    finally:
+        site.stop()
+        end_ssh_masters(ctx.work)
+        hosts.stop()
+    p50, p99, base = statistics.median(agent_t), pct(agent_t, 0.99), statistics.median(ansible_t)
+    ratio = p50 / base
+    return [ctx.row("sync ping via 1 agent vs ansible to 1 ssh host", f"{p50 * 1000:.1f} ms p50, {p99 * 1000:.1f} ms p99",
+                    f"{base * 1000:.0f} ms", ratio, "≤ 0.05, p99 < 10 ms", ratio <= 0.05 and p99 < 0.010,
+                    f"{n} agent pings, {len(ansible_t)} ansible pings")]
+
+
+def bench_agent_fleet(ctx):
+    """1,000 emulated agents: fan-out ping and execute, idle cost."""
+    site = Site(ctx, "fleet")
+    rows = []
+    try:
+        ex = ctx.exed("agent-fleet", executor="agent", sections=site.section())
+        try:
+            pid = ex.proc.pid
+            time.sleep(1)
+            threads0, rss0 = threads(pid), ex.rss_kb()
+            fleet = site.agent("n", instances=1000, extra="heartbeat = 5\n")
+            wait_listed(ex, "*", 1000, 120)
+            time.sleep(2)
+            for op, path in (("ping", "/ping?target=n-*"), ("execute", "/execute?target=n-*&cmd=true")):
+                took = [timed_exed(ex, path, 1000) for _ in range(3)]
+                best = statistics.median(took)
+                rows.append(ctx.row(f"fan-out {op} to 1,000 emulated agents", f"{best * 1000:.0f} ms",
+                                    f"Choria {CHORIA_MS_PER_NODE} ms/node", None, "≤ 2 s", best <= 2.0,
+                                    f"{best * 1000 / 1000:.2f} ms/node (median of 3, sync GET)"))
+            time.sleep(3)
+            c0, t0 = cpu_seconds(pid), time.monotonic()
+            time.sleep(10)
+            idle_cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - t0) * 100
+            threads1, rss1 = threads(pid), ex.rss_kb()
+            rows.append(ctx.row("1,000 idle agents: exed threads", f"{threads1}", f"{threads0} before", None,
+                                "± 16", abs(threads1 - threads0) <= 16, ""))
+            rows.append(ctx.row("1,000 idle agents: exed RSS growth", f"{(rss1 - rss0) / 1024:.1f} MB",
+                                f"{rss0 / 1024:.0f} MB before", None, "< 50 MB", rss1 - rss0 < 50 * 1024, ""))
+            rows.append(ctx.row("1,000 idle agents: exed idle CPU", f"{idle_cpu:.2f} %", "–", None, "< 2 %",
+                                idle_cpu < 2, "10 s, heartbeat 5 s"))
+            one = site.agent("solo")
+            wait_listed(ex, "solo", 1, 20)
+            time.sleep(2)
+            solo = rss_kb(one.pid)
+            rows.append(ctx.row("one idle agent process: RSS", f"{solo / 1024:.1f} MB", "–", None, "< 10 MB",
+                                solo < 10 * 1024, f"the 1,000-node process: {rss_kb(fleet.pid) / 1024:.0f} MB"))
+        finally:
+            ex.stop()
+    finally:
+        site.stop()
+    return rows

@@ -1,0 +1,31 @@
+// The node-side agent's configuration (`exed agent -c agent.conf`, docs/agent.md).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace exed::agent {
+
+struct AgentConfig {
+    std::string server_host;   // from [agent] server = http://host:port
+    int server_port = 16809;
+    std::string name;          // node name; default: the host name
+    std::string public_key;    // exed's public key: only commands it signed run
+    std::string token;         // read from token_file
+    bool allow_exec = false;   // may `execute` run any argv (named commands always may)
+    int instances = 1;         // >1: emulated nodes <name>-1 ... <name>-N
+    std::map<std::string, std::string> commands;  // [agent.commands] name = command line
+    double heartbeat_s = 5;    // heartbeat interval
+    double kill_grace_s = 2;   // TERM -> KILL on cancel/timeout
+    size_t buffer_bytes = 1 << 20;  // output kept per node while disconnected
+
+    // The node names this process serves (one, or <name>-1 ... <name>-N).
+    std::vector<std::string> node_names() const;
+};
+
+// Reads and checks the INI file; throws std::runtime_error with a clear message.
+AgentConfig load_agent_config(const std::string& path);
+
+}  // namespace exed::agent

@@ -1,0 +1,202 @@
+#include "agent/agent_loop.hpp"
+
+#include "agent/child_process.hpp"
+#include "agent/facts.hpp"
+
+#include <Poco/Buffer.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/PollSet.h>
+#include <Poco/Random.h>
+#include <Poco/Timestamp.h>
+
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+namespace exed::agent {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string json_of(const Poco::JSON::Object& o) {
+    std::ostringstream s;
+    o.stringify(s);
+    return s.str();
+}
+
+std::string now_rfc3339() {
+    return Poco::DateTimeFormatter::format(Poco::Timestamp(), Poco::DateTimeFormat::ISO8601_FRAC_FORMAT);
+}
+
+Poco::JSON::Object run_message(const std::string& type, const std::string& run_id) {
+    Poco::JSON::Object o;
+    o.set("type", type);
+    o.set("run_id", run_id);
+    return o;
+}
+
+void log_line(const std::string& line) { std::cerr << "exed agent: " << line << std::endl; }
+
+}  // namespace
+
+AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(config) {
+    for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n));
+}
+
+size_t AgentLoop::running() const {
+    std::lock_guard<std::mutex> lock(runs_mutex_);
+    return runs_.size();
+}
+
+void AgentLoop::run(const std::atomic<bool>& stop) {
+    Poco::Net::PollSet polled;
+    std::unordered_map<Poco::Net::SocketImpl*, NodeLink*> by_socket;
+    Poco::Random jitter;
+    jitter.seed();
+    auto next_heartbeat = Clock::now();
+    std::string last_error;
+    while (!stop) {
+        auto now = Clock::now();
+        for (auto& l : links_) {
+            if (l->socket() && l->broken()) {  // a send failed on some run thread
+                by_socket.erase(l->socket()->impl());
+                polled.remove(*l->socket());
+                l->disconnect();
+                l->backoff_s = 0;
+            }
+            if (l->socket() || now < l->next_attempt) continue;
+            std::string why;
+            if (l->connect(why)) {
+                polled.add(*l->socket(), Poco::Net::PollSet::POLL_READ | Poco::Net::PollSet::POLL_ERROR);
+                by_socket[l->socket()->impl()] = l.get();
+                l->backoff_s = 0;
+                continue;
+            }
+            if (why != last_error) log_line(l->node() + ": cannot reach exed: " + why);
+            last_error = why;
+            // Jittered exponential backoff, 0.5 s .. 30 s: a restarted exed
+            // is not hit by every node at the same instant.
+            l->backoff_s = std::min(30.0, l->backoff_s <= 0 ? 0.5 : l->backoff_s * 2);
+            double wait = l->backoff_s * (0.5 + jitter.nextDouble());
+            l->next_attempt = now + std::chrono::milliseconds(long(wait * 1000));
+        }
+        if (now >= next_heartbeat) {
+            for (auto& l : links_)
+                if (l->connected()) l->send_now(R"({"type":"heartbeat"})");
+            next_heartbeat = now + std::chrono::milliseconds(long(config_.heartbeat_s * 1000));
+        }
+        auto ready = polled.poll(Poco::Timespan(0, 100000));
+        for (auto& [socket, mode] : ready) {
+            auto it = by_socket.find(socket.impl());
+            if (it == by_socket.end()) continue;
+            NodeLink& link = *it->second;
+            bool closed = false;
+            try {
+                Poco::Buffer<char> frame(0);
+                int flags = 0;
+                int n = link.socket()->receiveFrame(frame, flags);
+                int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+                if ((n == 0 && flags == 0) || opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) closed = true;
+                else if (opcode == Poco::Net::WebSocket::FRAME_OP_TEXT)
+                    handle(link, std::string(frame.begin(), frame.size()));
+            } catch (const Poco::Exception& e) {
+                closed = true;
+            }
+            if (closed) {
+                log_line(link.node() + ": connection to exed lost; reconnecting");
+                by_socket.erase(link.socket()->impl());
+                polled.remove(*link.socket());
+                link.disconnect();
+                link.backoff_s = 0;
+                link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + jitter.next(800));
+            }
+        }
+    }
+    {
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        for (auto& [_, r] : runs_) r->cancel = true;
+    }
+    auto until = Clock::now() + std::chrono::duration<double>(config_.kill_grace_s + 3);
+    while (running() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+void AgentLoop::handle(NodeLink& link, const std::string& text) {
+    Poco::JSON::Object::Ptr msg;
+    try {
+        msg = Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+        log_line(link.node() + ": ignored a message that is no JSON object");
+        return;
+    }
+    std::string type = msg->optValue<std::string>("type", "");
+    if (type == "ping") {  // answered from the connection: nothing runs
+        link.send_now(json_of(run_message("pong", msg->optValue<std::string>("run_id", ""))));
+    } else if (type == "command") {
+        handle_command(link, msg);
+    }
+}
+
+void AgentLoop::handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& msg) {
+    Verdict v = verifier_.verify(msg->getObject("fields"), msg->optValue<std::string>("signature", ""),
+                                 link.node());
+    if (!v.ok) {
+        log_line(link.node() + ": refused run " + v.run_id + ": " + v.reason);
+        auto nack = run_message("nacked", v.run_id);
+        nack.set("reason", v.reason);
+        link.send_run_message(v.run_id, json_of(nack), false);
+        return;
+    }
+    const std::string key = link.node() + "/" + v.run_id;
+    if (v.action == "cancel") {
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        if (auto it = runs_.find(key); it != runs_.end()) it->second->cancel = true;
+        return;
+    }
+    start_run(link, v);
+}
+
+void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
+    const std::string key = link.node() + "/" + v.run_id;
+    auto run = std::make_shared<Run>();
+    {
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        if (!runs_.emplace(key, run).second) {
+            auto nack = run_message("nacked", v.run_id);
+            nack.set("reason", std::string("run_id is already running"));
+            link.send_run_message(v.run_id, json_of(nack), false);
+            return;
+        }
+    }
+    auto ack = run_message("ack", v.run_id);
+    ack.set("time", now_rfc3339());
+    link.send_run_message(v.run_id, json_of(ack), false);
+    std::thread([this, &link, v, run, key] {
+        auto end = run_message("end", v.run_id);
+        if (v.command == "facter") {
+            end.set("facts", node_facts());
+            end.set("exit", 0);
+        } else {
+            long seq = 0;
+            auto outcome = run_child(v.argv, v.timeout_s, config_.kill_grace_s, run->cancel,
+                                     [&](const std::string& stream, const std::string& data) {
+                                         auto out = run_message("output", v.run_id);
+                                         out.set("seq", ++seq);
+                                         out.set("stream", stream);
+                                         out.set("data", data);
+                                         link.send_run_message(v.run_id, json_of(out), true);
+                                     });
+            end.set("exit", outcome.exit_code);
+            if (!outcome.end_reason.empty()) end.set("reason", outcome.end_reason);
+        }
+        end.set("time", now_rfc3339());
+        link.send_run_message(v.run_id, json_of(end), false);
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        runs_.erase(key);
+    }).detach();
+}
+
+}  // namespace exed::agent

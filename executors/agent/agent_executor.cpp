@@ -1,0 +1,155 @@
+// exed executor plugin "agent": runs exed's operations through connected
+// exed agents (`exed agent`), which verify every command's signature
+// before anything runs. See docs/agent.md.
+#include "agent_hub.hpp"
+#include "agent_settings.hpp"
+#include "command_signer.hpp"
+#include "host_pattern.hpp"
+#include "run_batch.hpp"
+
+#include <exed/sdk.hpp>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/StringTokenizer.h>
+
+#include <memory>
+#include <sstream>
+
+#include <sys/resource.h>
+
+namespace exed::agent_executor {
+
+namespace {
+
+Poco::JSON::Object::Ptr args_object(const std::string& json) {
+    try {
+        auto v = Poco::JSON::Parser().parse(json);
+        if (auto o = v.extract<Poco::JSON::Object::Ptr>()) return o;
+    } catch (const std::exception&) {
+    }
+    throw BadInput("arguments must be a JSON object");
+}
+
+std::vector<std::string> targets_of(const Poco::JSON::Object::Ptr& args) {
+    auto arr = args->getArray("targets");
+    if (!arr || arr->size() == 0) throw BadInput("targets must be a non-empty array of strings");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < arr->size(); ++i) {
+        if (!arr->get(i).isString()) throw BadInput("targets must be an array of strings");
+        out.push_back(arr->get(i).toString());
+    }
+    return out;
+}
+
+std::string argv_json(const std::vector<std::string>& argv) {
+    Poco::JSON::Array a;
+    for (auto& s : argv) a.add(s);
+    std::ostringstream s;
+    a.stringify(s);
+    return s.str();
+}
+
+// Thousands of agent sockets need thousands of descriptors.
+void raise_open_file_limit(const exed::Host& host) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    rlim_t before = lim.rlim_cur;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+    }
+    if (lim.rlim_cur != before)
+        host.log(EXED_LOG_INFO, "raised the open-file limit from " + std::to_string(before) + " to " +
+                                    std::to_string(lim.rlim_cur) + " for agent connections");
+    if (lim.rlim_cur < 8192)
+        host.log(EXED_LOG_WARNING, "open-file limit is " + std::to_string(lim.rlim_cur) +
+                                       " (hard limit): at most about that many agents can connect; raise "
+                                       "LimitNOFILE / ulimit -Hn");
+}
+
+}  // namespace
+
+class AgentExecutor : public exed::Executor {
+public:
+    AgentExecutor(const exed::Host& host, const std::string& config_json)
+        : settings_(parse_settings(config_json)) {
+        if (!settings_.configured) return;
+        signer_ = std::make_unique<CommandSigner>(settings_.signing_key, host);
+        hub_ = std::make_unique<AgentHub>(settings_, host);
+        raise_open_file_limit(host);
+    }
+
+    // Connected agents only: a node is a target while its agent is there.
+    std::string targets(exed::Call&, const std::string& args_json) override {
+        ready();
+        auto args = args_object(args_json);
+        std::string pattern = args->optValue<std::string>("pattern", "*");
+        if (pattern.find_first_not_of(" \t") == std::string::npos) pattern = "*";
+        Poco::JSON::Array out;
+        for (auto& n : match_nodes(hub_->nodes(), pattern)) out.add(n);
+        std::ostringstream s;
+        out.stringify(s);
+        return s.str();
+    }
+
+    std::string ping(exed::Call& call, const std::string& args_json) override {
+        AgentHub& hub = ready();  // before *signer_: both exist only when configured
+        return RunBatch(hub, *signer_, call, RunKind::Ping).run(targets_of(args_object(args_json)), "", "");
+    }
+
+    std::string facter(exed::Call& call, const std::string& args_json) override {
+        AgentHub& hub = ready();  // before *signer_: both exist only when configured
+        return RunBatch(hub, *signer_, call, RunKind::Facter).run(targets_of(args_object(args_json)), "facter", "");
+    }
+
+    // A string cmd is split on blanks, never given to a shell; the agent runs
+    // it when it names one of its [agent.commands] or allow_exec is on.
+    std::string execute(exed::Call& call, const std::string& args_json) override {
+        auto args = args_object(args_json);
+        std::vector<std::string> argv;
+        if (auto arr = args->getArray("argv")) {
+            for (size_t i = 0; i < arr->size(); ++i) argv.push_back(arr->get(i).toString());
+        } else {
+            Poco::StringTokenizer words(args->optValue<std::string>("cmd", ""), " \t\n",
+                                        Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+            argv.assign(words.begin(), words.end());
+        }
+        if (argv.empty()) throw BadInput("cmd must not be empty");
+        AgentHub& hub = ready();  // before *signer_: both exist only when configured
+        return RunBatch(hub, *signer_, call, RunKind::Execute).run(targets_of(args), "exec", argv_json(argv));
+    }
+
+    std::string service(exed::Call& call, const std::string& args_json) override {
+        auto args = args_object(args_json);
+        std::string name = args->optValue<std::string>("name", "");
+        int state = -1;
+        if (args->has("state")) {
+            auto v = args->get("state");
+            try {
+                state = v.convert<int>();
+            } catch (const std::exception&) {
+            }
+        }
+        if (state < 0 || state > 2) throw BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
+        bool graceful = args->optValue<bool>("graceful", false);
+        const char* action = state == 0 ? "start" : state == 1 ? "stop" : graceful ? "reload" : "restart";
+        // The agent validates the unit name again (it trusts no one).
+        AgentHub& hub = ready();  // before *signer_: both exist only when configured
+        return RunBatch(hub, *signer_, call, RunKind::Service).run(targets_of(args), "service", argv_json({name, action}));
+    }
+
+private:
+    AgentHub& ready() const {
+        if (!hub_) throw Error("the agent executor is not configured: [agent] token_file is missing (docs/agent.md)");
+        return *hub_;
+    }
+
+    AgentSettings settings_;
+    std::unique_ptr<CommandSigner> signer_;
+    std::unique_ptr<AgentHub> hub_;
+};
+
+}  // namespace exed::agent_executor
+
+EXED_EXECUTOR(exed::agent_executor::AgentExecutor, "agent", "agent_executor", "1.0.0")

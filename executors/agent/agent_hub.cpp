@@ -1,0 +1,264 @@
+#include "agent_hub.hpp"
+
+#include <Poco/Buffer.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/PollSet.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/RegularExpression.h>
+#include <Poco/URI.h>
+
+#include <set>
+
+namespace exed::agent_executor {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool same_token(const std::string& a, const std::string& b) {
+    // Length-independent compare time for equal lengths: no early exit.
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+class Handshake : public Poco::Net::HTTPRequestHandler {
+public:
+    explicit Handshake(AgentHub& hub) : hub_(hub) {}
+    void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+        Poco::URI uri(req.getURI());
+        std::string node;
+        for (auto& [k, v] : uri.getQueryParameters())
+            if (k == "node") node = v;
+        static const Poco::RegularExpression node_name(R"(^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$)");
+        auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& why) {
+            hub_.host().log(EXED_LOG_WARNING, "refused agent '" + node + "' from " +
+                                                  req.clientAddress().toString() + ": " + why);
+            resp.setStatusAndReason(status);
+            resp.setContentType("application/json");
+            resp.send() << R"({"message":")" << why << "\"}";
+        };
+        if (uri.getPath() != "/agent/connect") return refuse(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "no such path");
+        std::string auth = req.get("Authorization", "");
+        const std::string bearer = "Bearer ";
+        if (auth.rfind(bearer, 0) != 0 || !same_token(auth.substr(bearer.size()), hub_.settings().token))
+            return refuse(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "bad or missing agent token");
+        if (!node_name.match(node)) return refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad node name");
+        try {
+            Poco::Net::WebSocket ws(req, resp);  // answers 101; the socket outlives this handler
+            ws.setReceiveTimeout(Poco::Timespan(5, 0));
+            ws.setSendTimeout(Poco::Timespan(5, 0));
+            ws.setNoDelay(true);
+            hub_.adopt(node, ws);
+        } catch (const Poco::Net::WebSocketException& e) {
+            refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "not a WebSocket upgrade");
+        }
+    }
+
+private:
+    AgentHub& hub_;
+};
+
+class HandshakeFactory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    explicit HandshakeFactory(AgentHub& hub) : hub_(hub) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Handshake(hub_);
+    }
+
+private:
+    AgentHub& hub_;
+};
+
+}  // namespace
+
+AgentHub::AgentHub(const AgentSettings& settings, const exed::Host& host) : settings_(settings), host_(host) {
+    Poco::Net::ServerSocket listener;
+    try {
+        listener.bind(Poco::Net::SocketAddress(settings.listen, Poco::UInt16(settings.listen_port)), true);
+        listener.listen(1024);
+    } catch (const Poco::Exception& e) {
+        throw Error("[agent] cannot listen on " + settings.listen + ":" + std::to_string(settings.listen_port) +
+                    ": " + e.displayText());
+    }
+    auto params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(4);     // handshakes only: the reactor owns the sockets afterwards
+    params->setMaxQueued(65536);  // a restarted exed sees every agent dial back at once
+    params->setKeepAlive(false);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new HandshakeFactory(*this), listener, params);
+    server_->start();
+    reactor_thread_ = std::thread([this] { reactor(); });
+    host_.log(EXED_LOG_INFO, "agent listener on " + settings.listen + ":" + std::to_string(settings.listen_port));
+}
+
+AgentHub::~AgentHub() {
+    server_->stopAll(true);
+    stop_ = true;
+    if (reactor_thread_.joinable()) reactor_thread_.join();
+}
+
+std::vector<std::string> AgentHub::nodes() const {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    std::vector<std::string> out;
+    out.reserve(by_node_.size());
+    for (auto& [n, _] : by_node_) out.push_back(n);
+    return out;
+}
+
+bool AgentHub::connected(const std::string& node) const {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    return by_node_.count(node) != 0;
+}
+
+bool AgentHub::send(const std::string& node, const std::string& json) {
+    std::shared_ptr<Connection> c;
+    {
+        std::lock_guard<std::mutex> lock(table_mutex_);
+        auto it = by_node_.find(node);
+        if (it == by_node_.end()) return false;
+        c = it->second;
+    }
+    std::lock_guard<std::mutex> lock(c->send_mutex);
+    try {
+        c->ws.sendFrame(json.data(), int(json.size()), Poco::Net::WebSocket::FRAME_TEXT);
+        return true;
+    } catch (const Poco::Exception&) {
+        return false;  // the reactor sees the socket fail and drops it
+    }
+}
+
+void AgentHub::subscribe(const std::string& run_id, RunListener* listener) {
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    listeners_[run_id] = listener;
+}
+
+void AgentHub::unsubscribe(const std::string& run_id) {
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    listeners_.erase(run_id);
+}
+
+void AgentHub::adopt(const std::string& node, const Poco::Net::WebSocket& ws) {
+    auto c = std::make_shared<Connection>(node, ws);
+    c->last_seen = Clock::now();
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    adopted_.push_back(c);
+}
+
+void AgentHub::drop(const std::shared_ptr<Connection>& c, const std::string& why) {
+    {
+        std::lock_guard<std::mutex> lock(table_mutex_);
+        auto it = by_node_.find(c->node);
+        if (it != by_node_.end() && it->second == c) by_node_.erase(it);
+    }
+    by_socket_.erase(c->ws.impl());
+    try {
+        c->ws.close();
+    } catch (const Poco::Exception&) {
+    }
+    host_.log(EXED_LOG_INFO, "agent " + c->node + " disconnected: " + why);
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    std::set<RunListener*> told;
+    for (auto& [_, l] : listeners_)
+        if (told.insert(l).second) l->on_node_lost(c->node);
+}
+
+void AgentHub::read_one(const std::shared_ptr<Connection>& c, bool& closed) {
+    Poco::Buffer<char> frame(0);
+    int flags = 0;
+    int n = c->ws.receiveFrame(frame, flags);
+    int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+    if ((n == 0 && flags == 0) || opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+        closed = true;
+        return;
+    }
+    c->last_seen = Clock::now();
+    if (!c->greeted) list(c);
+    if (opcode != Poco::Net::WebSocket::FRAME_OP_TEXT) return;
+    Poco::JSON::Object::Ptr msg;
+    try {
+        msg = Poco::JSON::Parser().parse(std::string(frame.begin(), frame.size())).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+        return;  // an agent speaking garbage is ignored, not trusted
+    }
+    std::string run_id = msg->optValue<std::string>("run_id", "");
+    if (run_id.empty()) return;  // heartbeat: last_seen is all it does
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    if (auto it = listeners_.find(run_id); it != listeners_.end()) it->second->on_message(c->node, msg);
+}
+
+void AgentHub::list(const std::shared_ptr<Connection>& c) {
+    c->greeted = true;
+    std::shared_ptr<Connection> old;
+    {
+        std::lock_guard<std::mutex> lock(table_mutex_);
+        auto& slot = by_node_[c->node];
+        old = slot;
+        slot = c;
+    }
+    if (!old) return;
+    // The same node dialled again: the new socket wins, the old one closes
+    // (its read then fails and the reactor forgets it).
+    try {
+        old->ws.shutdown();
+    } catch (const Poco::Exception&) {
+    }
+}
+
+void AgentHub::reactor() {
+    Poco::Net::PollSet polled;
+    auto next_sweep = Clock::now();
+    while (!stop_) {
+        std::vector<std::shared_ptr<Connection>> fresh;
+        {
+            std::lock_guard<std::mutex> lock(table_mutex_);
+            fresh.swap(adopted_);
+        }
+        for (auto& c : fresh) {
+            polled.add(c->ws, Poco::Net::PollSet::POLL_READ | Poco::Net::PollSet::POLL_ERROR);
+            by_socket_[c->ws.impl()] = c;
+        }
+        auto ready = polled.poll(Poco::Timespan(0, 20000));
+        for (auto& [socket, mode] : ready) {
+            auto it = by_socket_.find(socket.impl());
+            if (it == by_socket_.end()) continue;
+            auto c = it->second;
+            bool closed = false;
+            try {
+                read_one(c, closed);
+            } catch (const Poco::Exception& e) {
+                closed = true;
+            }
+            if (closed) {
+                polled.remove(c->ws);
+                drop(c, "connection closed");
+            }
+        }
+        if (Clock::now() >= next_sweep) {  // heartbeats missed: the agent is gone
+            next_sweep = Clock::now() + std::chrono::milliseconds(250);
+            auto limit = std::chrono::duration<double>(settings_.heartbeat_timeout_s);
+            std::vector<std::shared_ptr<Connection>> silent;
+            for (auto& [_, c] : by_socket_)
+                if (Clock::now() - c->last_seen > limit) silent.push_back(c);
+            for (auto& c : silent) {
+                polled.remove(c->ws);
+                drop(c, "no heartbeat");
+            }
+        }
+    }
+    for (auto& [_, c] : by_socket_) {
+        try {
+            c->ws.close();
+        } catch (const Poco::Exception&) {
+        }
+    }
+}
+
+}  // namespace exed::agent_executor

@@ -1,0 +1,85 @@
+// The agent listener and connection table. Agents dial in with an HTTP
+// upgrade to a WebSocket (GET /agent/connect?node=NAME, Authorization:
+// Bearer <token>); a small HTTP thread pool does only the handshakes, then
+// hands the socket to ONE reactor thread that polls every agent socket in
+// a PollSet (epoll): thousands of agents hold no thread each.
+#pragma once
+
+#include "agent_settings.hpp"
+
+#include <exed/sdk.hpp>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/WebSocket.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace exed::agent_executor {
+
+// Receives what agents send about one run (keyed by run_id).
+class RunListener {
+public:
+    virtual ~RunListener() = default;
+    virtual void on_message(const std::string& node, const Poco::JSON::Object::Ptr& msg) = 0;
+    virtual void on_node_lost(const std::string& node) = 0;
+};
+
+class AgentHub {
+public:
+    AgentHub(const AgentSettings& settings, const exed::Host& host);
+    ~AgentHub();
+
+    std::vector<std::string> nodes() const;  // connected, sorted
+    bool connected(const std::string& node) const;
+    // Sends one text frame to a node's agent; false when it is not connected.
+    bool send(const std::string& node, const std::string& json);
+
+    void subscribe(const std::string& run_id, RunListener* listener);
+    void unsubscribe(const std::string& run_id);
+
+    // From the handshake threads: a verified agent's socket joins the table.
+    void adopt(const std::string& node, const Poco::Net::WebSocket& ws);
+    const AgentSettings& settings() const { return settings_; }
+    const exed::Host& host() const { return host_; }
+
+private:
+    struct Connection {
+        std::string node;
+        Poco::Net::WebSocket ws;
+        std::mutex send_mutex;
+        std::chrono::steady_clock::time_point last_seen;
+        bool greeted = false;  // listed only once its hello arrived (reactor thread only)
+        Connection(std::string n, const Poco::Net::WebSocket& s) : node(std::move(n)), ws(s) {}
+    };
+    void reactor();
+    void read_one(const std::shared_ptr<Connection>& c, bool& closed);
+    void drop(const std::shared_ptr<Connection>& c, const std::string& why);
+    void list(const std::shared_ptr<Connection>& c);
+
+    AgentSettings settings_;
+    exed::Host host_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::atomic<bool> stop_{false};
+    std::thread reactor_thread_;
+
+    mutable std::mutex table_mutex_;
+    std::map<std::string, std::shared_ptr<Connection>> by_node_;
+    std::vector<std::shared_ptr<Connection>> adopted_;  // waiting for the reactor to poll them
+    std::map<Poco::Net::SocketImpl*, std::shared_ptr<Connection>> by_socket_;  // reactor's own
+
+    std::mutex listeners_mutex_;
+    std::map<std::string, RunListener*> listeners_;
+};
+
+}  // namespace exed::agent_executor

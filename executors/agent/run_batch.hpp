@@ -1,0 +1,63 @@
+// One operation's runs on many agents: sends a ping or a signed command to
+// each target, then turns what the agents send back (pong, nacked, ack,
+// output, end) into per-host events and results as they arrive. A node
+// whose connection drops gets heartbeat_timeout to come back (its agent
+// buffers the output meanwhile) before it is reported unreachable.
+#pragma once
+
+#include "agent_hub.hpp"
+#include "command_signer.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace exed::agent_executor {
+
+enum class RunKind { Ping, Facter, Execute, Service };
+
+class RunBatch : public RunListener {
+public:
+    RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind);
+    ~RunBatch() override;
+
+    // `command` and `argv` (JSON array text, may be empty) go into every
+    // node's signed fields; ping ignores them. Returns {node: result, ...}.
+    std::string run(const std::vector<std::string>& targets, const std::string& command,
+                    const std::string& argv_json);
+
+    void on_message(const std::string& node, const Poco::JSON::Object::Ptr& msg) override;
+    void on_node_lost(const std::string& node) override;
+
+private:
+    struct HostRun {
+        std::string node;
+        bool done = false;
+        std::string stdout_text, stderr_text, ack_time;
+        std::chrono::steady_clock::time_point lost_since{};
+    };
+    std::string frame_for(const HostRun& h, const std::string& run_id, const std::string& command,
+                          const std::string& argv_json) const;
+    void start(HostRun& h, const std::string& frame);
+    void handle(const std::string& run_id, const Poco::JSON::Object::Ptr& msg);
+    void finish(HostRun& h, const Poco::JSON::Object::Ptr& result);
+    void send_cancel();
+    Poco::JSON::Object::Ptr end_result(HostRun& h, const Poco::JSON::Object::Ptr& msg) const;
+
+    AgentHub& hub_;
+    const CommandSigner& signer_;
+    exed::Call& call_;
+    RunKind kind_;
+    std::map<std::string, HostRun> runs_;  // run_id -> run
+    Poco::JSON::Object results_;
+    size_t open_ = 0;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::pair<std::string, Poco::JSON::Object::Ptr>> inbox_;  // (node, msg)
+    std::vector<std::string> lost_;
+};
+
+}  // namespace exed::agent_executor
