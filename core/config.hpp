@@ -21,7 +21,8 @@ struct Settings {
     std::string pid_file;            // empty: no pid file
     size_t max_body = 1 << 20;       // bytes; larger bodies get 413
     int sync_timeout = 60;           // s a sync (GET) operation may take before 504
-    int http_threads = 16;           // request workers; follow streams and idle connections hold none
+    int http_threads = 64;           // request workers; follow streams and idle connections hold none
+                                     // (a sync operation holds one until it answers: room for 60 of them)
     int max_connections = 1024;      // open client connections; past it: 503 JSON and close
     int header_timeout = 10;         // s a client has to send a whole request header (slowloris)
     int keepalive_timeout = 15;      // s an idle keep-alive connection is kept
