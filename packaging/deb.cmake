@@ -20,7 +20,11 @@ install(CODE "
 install(FILES ${CMAKE_SOURCE_DIR}/etc/ansible/inventory DESTINATION /etc/exed/ansible)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/etc/ansible/playbooks DESTINATION /etc/exed/ansible)
 install(FILES ${CMAKE_SOURCE_DIR}/etc/exed.service ${CMAKE_SOURCE_DIR}/etc/exed-worker@.service
+              ${CMAKE_SOURCE_DIR}/etc/exed-agent.service
         DESTINATION /lib/systemd/system)
+# The agent's configuration, to copy to /etc/exed/agent.conf on a node
+# (docs/agent.md); not a conffile: most hosts of the package run no agent.
+install(FILES ${CMAKE_SOURCE_DIR}/etc/agent.conf DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/exed RENAME agent.conf.example)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME exed)
