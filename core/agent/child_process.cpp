@@ -45,6 +45,7 @@ ChildOutcome run_child(const std::vector<std::string>& argv, int timeout_s, doub
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, o.fd[1], 1);
     posix_spawn_file_actions_adddup2(&actions, e.fd[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // the agent's sockets stay with it
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);

@@ -3,15 +3,18 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/StreamSocketImpl.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 #include <sstream>
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace exed::http {
@@ -64,6 +67,10 @@ void Acceptor::start() {
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_ < 0) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     socket_.setBlocking(false);
+    // No child (ansible, the fork server, agents' commands) may inherit the
+    // listening socket or a client's: a close-delimited follow stream ends
+    // only when every copy of its socket is closed.
+    ::fcntl(socket_.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
     epoll_add(epoll_, socket_.impl()->sockfd(), EPOLLIN);
     epoll_add(epoll_, wake_, EPOLLIN);
     last_expiry_ = Clock::now();
@@ -110,15 +117,17 @@ void Acceptor::event_loop() {
 }
 
 void Acceptor::accept_one() {
-    Poco::Net::StreamSocket client;
-    try {
-        client = socket_.acceptConnection();
-    } catch (const Poco::Exception&) {
+    // accept4 with SOCK_CLOEXEC (Poco's acceptConnection has no flag): a
+    // process forked at that moment must not keep the client's socket.
+    int fd = ::accept4(socket_.impl()->sockfd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
         // The client went before we took it, or no fds are left: the
         // listening socket stays readable, so pause instead of spinning.
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
         return;
     }
+    Poco::Net::StreamSocket client(new Poco::Net::StreamSocketImpl(fd));
     if (open_ >= limits_.max_connections) {
         refuse(client, 503, fmt::format("too many connections (max_connections = {}); retry later",
                                         limits_.max_connections));

@@ -6,6 +6,7 @@
 #include "support/exed_process.hpp"
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
+#include "support/procs.hpp"
 #include "support/temp_dir.hpp"
 
 #include <chrono>
@@ -16,7 +17,6 @@
 #include <string>
 #include <thread>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -113,18 +113,7 @@ inline std::string listed(int port, const std::string& pattern) {
 
 // SIGKILLs the process group of the process whose argv joined is `cmdline`.
 inline void kill_group_of(const std::string& cmdline) {
-    DIR* d = opendir("/proc");
-    if (!d) return;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        for (auto& c : all)
-            if (c == '\0') c = ' ';
-        if (!all.empty() && all.back() == ' ') all.pop_back();
-        if (all == cmdline) kill(-getpgid(pid_t(std::stol(e->d_name))), SIGKILL);
-    }
-    closedir(d);
+    for (pid_t pid : pids_of(cmdline)) kill(-getpgid(pid), SIGKILL);
 }
 
 inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }

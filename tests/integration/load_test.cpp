@@ -4,6 +4,7 @@
 // bounds are generous liveness limits, not measurements.
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
+#include "support/procs.hpp"
 
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -15,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 using namespace exed::test;
 using Clock = std::chrono::steady_clock;
@@ -160,4 +163,32 @@ TEST_CASE("idle connections are closed after header_timeout or keepalive_timeout
     CHECK(closed_within(*kept, 12, &answer));
     CHECK(answer.find("HTTP/1.1 200") == 0);
     CHECK(answer.find("Connection: close") == std::string::npos);  // it was kept alive, then timed out
+}
+
+TEST_CASE("a follow stream ends with its job even when a command left a process behind") {
+    // Follow bodies end with the connection: if a child of exed inherits a
+    // follower's socket, the stream never ends (the release suites waited
+    // for their 120 s timeouts). Sockets are accepted close-on-exec.
+    ExedProcess exed(test_config("embedded"));
+    exed.dir().write("leave_behind.sh", "#!/bin/sh\nsetsid -f sleep 37.25 </dev/null >/dev/null 2>&1\n");
+    REQUIRE(::chmod(exed.dir().file("leave_behind.sh").c_str(), 0755) == 0);
+    exed.start();
+    auto r = http("POST", exed.port(), "/execute", R"({"targets":["node2"],"cmd":"sleep 20"})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    for (int i = 0; i < 100 && status_of(exed.port(), jid) != "running"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto follower = connect(exed.port());
+    send_all(*follower, "GET /jobs/" + jid + "?follow=1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    char first[1];
+    REQUIRE(follower->receiveBytes(first, 1) == 1);  // accepted and streaming
+
+    // A command that leaves a process behind, started while the follower is open.
+    auto left = http("GET", exed.port(), "/execute?target=node1&cmd=" + q(exed.dir().file("leave_behind.sh")));
+    CHECK_MESSAGE(left.status == 200, left.body);
+    CHECK(http("POST", exed.port(), "/jobs/" + jid + "/cancel").status < 300);
+    std::string got;
+    CHECK(closed_within(*follower, 15, &got));
+    CHECK(got.find("\"event\":\"end\"") != std::string::npos);
+    for (pid_t pid : pids_of("sleep 37.25")) ::kill(pid, SIGKILL);
 }

@@ -21,6 +21,7 @@ static_assert(EXED_ABI_MINOR == EXED_EXPECT_ABI_MINOR, "built against the wrong 
 #include <vector>
 
 #include <signal.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +59,9 @@ std::vector<std::string> targets_of(const Object::Ptr& args) {
 // Runs argv in a new process group; returns its exit code (128+sig if killed).
 int run_tracked(exed::Call& call, const std::vector<std::string>& argv, std::string& output) {
     int pipefd[2];
-    if (pipe(pipefd) != 0) throw exed::Error("pipe failed");
+    // Close-on-exec: the child keeps only its stdout/stderr copies, so the
+    // output ends when they close (a process it leaves behind may live on).
+    if (pipe2(pipefd, O_CLOEXEC) != 0) throw exed::Error("pipe failed");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);

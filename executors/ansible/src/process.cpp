@@ -140,6 +140,9 @@ pid_t spawn_leader(const std::vector<std::string>& argv_in,
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
     if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    // Nothing but 0-2 reaches the child: exed's sockets (clients, Redis)
+    // must not live on in ansible or the fork server.
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     // Own process group (cancel kills the whole tree); default signal
