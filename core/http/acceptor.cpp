@@ -117,17 +117,31 @@ void Acceptor::event_loop() {
 }
 
 void Acceptor::accept_one() {
-    // accept4 with SOCK_CLOEXEC (Poco's acceptConnection has no flag): a
-    // process forked at that moment must not keep the client's socket.
-    int fd = ::accept4(socket_.impl()->sockfd(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-        // The client went before we took it, or no fds are left: the
-        // listening socket stays readable, so pause instead of spinning.
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        return;
+    // Plain TCP: accept4 with SOCK_CLOEXEC (Poco's acceptConnection has no
+    // flag), so a process forked at that moment cannot keep the client's
+    // socket. TLS: Poco must accept (it wraps the socket in its SSL layer);
+    // close-on-exec follows at once, and exed's own spawns close every fd
+    // past 2 anyway (a plugin's might not).
+    Poco::Net::StreamSocket client;
+    if (socket_.secure()) {
+        try {
+            client = socket_.acceptConnection();
+        } catch (const Poco::Exception&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));  // see below
+            return;
+        }
+        ::fcntl(client.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
+    } else {
+        int fd = ::accept4(socket_.impl()->sockfd(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            // The client went before we took it, or no fds are left: the
+            // listening socket stays readable, so pause instead of spinning.
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            return;
+        }
+        client = Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd));
     }
-    Poco::Net::StreamSocket client(new Poco::Net::StreamSocketImpl(fd));
     if (open_ >= limits_.max_connections) {
         refuse(client, 503, fmt::format("too many connections (max_connections = {}); retry later",
                                         limits_.max_connections));

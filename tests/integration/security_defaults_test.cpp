@@ -40,8 +40,11 @@ TEST_CASE("rate_limit: a token bucket per token, 429 with Retry-After when empty
     CHECK(retry <= 5);
     CHECK(r.message().find("rate limit of 0.2 requests/s exceeded") != std::string::npos);
     CHECK(http("GET", exed.port(), "/jobs", "", bearer(b)).status == 200);  // b has its own bucket
-    // Without a valid token the bucket is the remote address's.
-    CHECK(http("GET", exed.port(), "/jobs").status == 401);
+    // Without a valid token the bucket is the remote address's. exed.start()
+    // polled anonymously too, from this address: under load that may have
+    // emptied the bucket less than 5 s ago, so the first may be 429 already.
+    int first = http("GET", exed.port(), "/jobs").status;
+    CHECK((first == 401 || first == 429));
     CHECK(http("GET", exed.port(), "/jobs").status == 429);
 }
 
