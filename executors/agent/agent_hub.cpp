@@ -83,7 +83,8 @@ private:
 AgentHub::AgentHub(const AgentSettings& settings, const exed::Host& host) : settings_(settings), host_(host) {
     Poco::Net::ServerSocket listener;
     try {
-        listener.bind(Poco::Net::SocketAddress(settings.listen, Poco::UInt16(settings.listen_port)), true);
+        listener.bind(Poco::Net::SocketAddress(settings.listen, Poco::UInt16(settings.listen_port)), true,
+                      false);  // no SO_REUSEPORT: a second listener must fail, not share
         listener.listen(1024);
     } catch (const Poco::Exception& e) {
         throw Error("[agent] cannot listen on " + settings.listen + ":" + std::to_string(settings.listen_port) +

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <Poco/File.h>
+#include <Poco/String.h>
 
 #include <fstream>
 #include <thread>
@@ -66,6 +67,18 @@ TEST_CASE("embedded redis, pid file, and a clean SIGTERM shutdown") {
     CHECK(http("GET", p.port(), "/jobs/" + jid).status == 200);
     p.stop(SIGINT);
     CHECK(p.exit_code() == 0);
+}
+
+TEST_CASE("a second exed on a port in use does not start (no shared SO_REUSEPORT listener)") {
+    ExedProcess first(test_config("embedded"));
+    first.start();
+    // Same port, its own redis: with SO_REUSEPORT it would start and take
+    // a share of the first one's clients.
+    ExedProcess second(Poco::replace(test_config("embedded"), std::string("@PORT@"), std::to_string(first.port())));
+    CHECK(second.run_to_exit({"-c", second.conf_path()}) != 0);
+    CHECK(second.log().find("cannot listen on") != std::string::npos);
+    CHECK(second.log().find("Address already in use") != std::string::npos);
+    CHECK(http("GET", first.port(), "/health").status == 200);
 }
 
 TEST_CASE("-d runs exed as a daemon that writes its pid file") {

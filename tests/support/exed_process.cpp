@@ -31,8 +31,10 @@ std::string test_plugin_dir(const std::string& which) {
     return std::string(EXED_BUILD_DIR) + "/test-plugins/" + which;
 }
 
-ExedProcess::ExedProcess(const std::string& config) : port_(free_port()) {
-    std::string text = Poco::replace(config, std::string("@PORT@"), std::to_string(port_));
+ExedProcess::ExedProcess(const std::string& config) : config_(config), port_(free_port()) { write_config(); }
+
+void ExedProcess::write_config() {
+    std::string text = Poco::replace(config_, std::string("@PORT@"), std::to_string(port_));
     text = Poco::replace(text, std::string("@DIR@"), dir_.path());
     dir_.write("exe.conf", text);
 }
@@ -71,7 +73,19 @@ void ExedProcess::start(bool worker, int wait_s) {
     pid_ = worker ? spawn({"worker", "--exe-conf", conf_path()}) : spawn({"-c", conf_path()});
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
     while (std::chrono::steady_clock::now() < until) {
-        if (!alive()) throw std::runtime_error("exed exited at start:\n" + log());
+        if (!alive()) {
+            // free_port() closes its probe: a test running in parallel may
+            // have taken the same port since. Only a first start may move.
+            bool port_taken = log().find("Address already in use", log_before) != std::string::npos;
+            if (port_taken && log_before == 0 && config_.find("@PORT@") != std::string::npos &&
+                ++port_retries_ <= 3) {
+                port_ = free_port();
+                write_config();
+                pid_ = worker ? spawn({"worker", "--exe-conf", conf_path()}) : spawn({"-c", conf_path()});
+                continue;
+            }
+            throw std::runtime_error("exed exited at start:\n" + log());
+        }
         if (worker) {
             if (log().find("running") != std::string::npos) return;
         } else {

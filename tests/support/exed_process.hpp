@@ -43,9 +43,13 @@ public:
 private:
     pid_t spawn(const std::vector<std::string>& args);
 
+    void write_config();
+
     TempDir dir_;
+    std::string config_;  // with @PORT@ still in it: a first start that loses its port race picks another
     std::vector<std::string> wrapper_;
     int port_;
+    int port_retries_ = 0;
     pid_t pid_ = 0;
     int exit_code_ = -1;
 };

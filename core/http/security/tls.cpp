@@ -21,7 +21,10 @@ Poco::Net::Context::VerificationMode verification(const std::string& client_auth
 Poco::Net::ServerSocket listen_socket(const SecuritySettings& s, const Poco::Net::SocketAddress& addr, int backlog) {
     if (!s.tls()) {
         Poco::Net::ServerSocket socket;
-        socket.bind(addr, true);
+        // SO_REUSEADDR only: Poco's two-argument bind also sets SO_REUSEPORT,
+        // and then a second exed on the same port starts silently and the
+        // kernel splits the clients between the two.
+        socket.bind(addr, true, false);
         socket.listen(backlog);
         return socket;
     }
@@ -46,7 +49,7 @@ Poco::Net::ServerSocket listen_socket(const SecuritySettings& s, const Poco::Net
     ctx->enableExtendedCertificateVerification(false);
     ctx->enableSessionCache(true, "exed");
     Poco::Net::SecureServerSocket socket(ctx);
-    socket.bind(addr, true);
+    socket.bind(addr, true, false);  // no SO_REUSEPORT, as above
     socket.listen(backlog);
     return socket;
 }
