@@ -251,6 +251,9 @@ int ExedApp::serve(bool worker_only) {
         operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
         operate::JobService job_service(settings, registry, store, pool);
         jobs::AuditStream audit_stream(pool);
+        // What plugins mark secret (SDK 1.2) is masked like [api] secret_args.
+        for (auto& info : registry.list())
+            for (auto& path : info.secret_args) security_settings.secret_args.push_back(path);
         std::unique_ptr<http::security::Security> security;
         try {
             security = std::make_unique<http::security::Security>(

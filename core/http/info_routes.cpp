@@ -29,6 +29,9 @@ void add_info_routes(Router& r, Services& s) {
             o.set("version", info.version);
             o.set("abi", std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor));
             o.set("path", info.path);
+            Poco::JSON::Array secrets;
+            for (auto& a : info.secret_args) secrets.add(a);
+            o.set("secret_args", secrets);
             o.set("active", info.kind == "executor" ? info.type == s.settings.executor : true);
             out.add(o);
         }

@@ -22,6 +22,8 @@ struct PluginInfo {
     uint32_t abi_major = 0;
     uint32_t abi_minor = 0;
     std::string path;  // the .so it came from
+    // Argument paths the plugin marks secret (SDK 1.2), e.g. "extra_opts.token".
+    std::vector<std::string> secret_args;
 };
 
 // The outcome of one invocation: status is an exed_status.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <system_error>
 
@@ -65,6 +66,26 @@ void Registry::load_dirs(const std::vector<std::string>& dirs) {
     }
 }
 
+// The descriptor's secret_args (SDK 1.2): bounded and checked, because a
+// path is matched against every job's arguments. Empty result: fine.
+static std::string read_secret_args(const exed_plugin_desc* d, std::vector<std::string>& out) {
+    if (!EXED_HAS_FIELD(d, exed_plugin_desc, secret_args) || !d->secret_args) return {};
+    constexpr size_t kMaxPaths = 32, kMaxLength = 128;
+    for (size_t i = 0; d->secret_args[i]; ++i) {
+        if (i == kMaxPaths) return fmt::format("secret_args: more than {} paths", kMaxPaths);
+        std::string p = d->secret_args[i];
+        bool ok = !p.empty() && p.size() <= kMaxLength && p.front() != '.' && p.back() != '.' &&
+                  p.find("..") == std::string::npos &&
+                  std::all_of(p.begin(), p.end(), [](unsigned char c) {
+                      return std::isalnum(c) || c == '_' || c == '.' || c == '-';
+                  });
+        if (!ok) return fmt::format("secret_args: '{}' is not a dotted argument path (1-{} of [A-Za-z0-9_.-])",
+                                    p.substr(0, kMaxLength), kMaxLength);
+        out.push_back(p);
+    }
+    return {};
+}
+
 bool Registry::load_file(const std::string& path) {
     namespace dll = boost::dll;
     dll::shared_library lib;
@@ -108,7 +129,11 @@ bool Registry::load_file(const std::string& path) {
                                  d->ops->struct_size, kOpsSize_1_0));
         return false;
     }
-    PluginInfo info{d->kind, d->type, d->name, d->version, d->abi_major, d->abi_minor, path};
+    PluginInfo info{d->kind, d->type, d->name, d->version, d->abi_major, d->abi_minor, path, {}};
+    if (std::string why = read_secret_args(d, info.secret_args); !why.empty()) {
+        refuse(path, why);
+        return false;
+    }
     catalogue::Kind kind;
     if (!catalogue::kind_of(info.kind, kind)) {
         refuse(path, "unknown kind '" + info.kind + "' (expected executor or releaser)");

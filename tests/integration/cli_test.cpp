@@ -23,7 +23,7 @@ TEST_CASE("--help and --version answer and exit 0") {
     CHECK(p.log().find("--exe-conf") != std::string::npos);
     ExedProcess v("");
     CHECK(v.run_to_exit({"-v"}) == 0);
-    CHECK(v.log().find("exed 0.1.0 (plugin ABI 1.1)") != std::string::npos);
+    CHECK(v.log().find("exed 0.1.0 (plugin ABI 1.2)") != std::string::npos);
 }
 
 TEST_CASE("a missing or malformed config is one clear line and a non-zero exit") {
@@ -116,7 +116,7 @@ TEST_CASE("broken plugins are refused, one line each, and exed keeps serving") {
     std::string log = p.log();
     for (const char* file : {"broken_abi_major.so", "broken_abi_minor.so", "broken_no_entry.so",
                              "broken_kind.so", "broken_init.so", "broken_missing_op.so",
-                             "broken_short_table.so", "test_executor_dup.so"}) {
+                             "broken_short_table.so", "broken_secret_args.so", "test_executor_dup.so"}) {
         CAPTURE(file);
         size_t at = log.find(std::string("plugin refused: ") + test_plugin_dir("") );
         CHECK(at != std::string::npos);

@@ -128,6 +128,43 @@ TEST_CASE("extra_vars and secret_args are \"***\" in every job read, and only in
     }
 }
 
+TEST_CASE("an argument the plugin marks secret (SDK 1.2 secret_args) is \"***\" in job reads and logs, with no [api] secret_args") {
+    TempDir logs;
+    ExedProcess exed(test_config("embedded",
+                                 "[log]\naudit_log = " + logs.file("audit.log") + "\nerror_log = " +
+                                     logs.file("error.log") + "\naccess_log = " + logs.file("access.log") + "\n",
+                                 test_plugin_dir("secret")));
+    exed.start();
+    auto plugins = http("GET", exed.port(), "/plugins").json().extract<Poco::JSON::Array::Ptr>();
+    REQUIRE(plugins->size() == 1);
+    auto declared = plugins->getObject(0)->getArray("secret_args");
+    REQUIRE(declared->size() == 1);
+    CHECK(declared->getElement<std::string>(0) == "cmd");
+
+    auto r = http("POST", exed.port(), "/execute", R"({"targets":["node1"],"cmd":"echo plug-s3cr3t"})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    LineStream follow(exed.port(), "/jobs/" + jid + "?follow=1");
+    std::string line, stream;
+    while (follow.next(line)) stream += line + "\n";
+    CHECK(stream.find("\"cmd\":\"***\"") != std::string::npos);
+    CHECK(stream.find("echo plug-s3cr3t") == std::string::npos);
+    for (const std::string& read : {"/jobs/" + jid, std::string("/jobs?detail=1")}) {
+        auto body = http("GET", exed.port(), read).body;
+        CHECK_MESSAGE(body.find("echo plug-s3cr3t") == std::string::npos, read);
+        CHECK_MESSAGE(body.find("\"cmd\":\"***\"") != std::string::npos, body);
+    }
+    // The worker still got the real command: its output is the job's.
+    CHECK(stream.find("plug-s3cr3t\\n") != std::string::npos);
+    CHECK(http("GET", exed.port(), "/execute?target=node1&cmd=" + q("echo q-plug-s3cr3t")).status == 200);
+    exed.stop();
+    CHECK(slurp(logs.file("access.log")).find("GET /execute?target=node1&cmd=%2A%2A%2A ") != std::string::npos);
+    for (auto log : {"audit.log", "error.log", "access.log"}) {
+        CHECK_MESSAGE(slurp(logs.file(log)).find("echo plug-s3cr3t") == std::string::npos, log);
+        CHECK_MESSAGE(slurp(logs.file(log)).find("q-plug-s3cr3t") == std::string::npos, log);
+    }
+}
+
 TEST_CASE("run_dir is 0700 and the AOF, keys and logs are private whatever the umask") {
     Audited a;
     a.post("/ping", R"({"targets":["web1"]})", a.runner);

@@ -67,6 +67,11 @@ const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, EXED_AB
 // ABI 1.0 had no "unsupported" slot: a 1.0 executor must fill all of them.
 const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, 0,
                                "executor", "broken-missing-op", "broken", "1.0", &ops};
+#elif defined(BROKEN_SECRET_ARGS)
+// SDK 1.2: a secret argument path that is not one (an empty segment).
+const char* const secrets[] = {"password", "extra_opts..token", nullptr};
+const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, EXED_ABI_MINOR, "executor",
+                               "broken-secret-args", "broken", "1.0", &ops, secrets};
 #elif defined(BROKEN_SHORT_TABLE)
 const exed_plugin_desc desc = {sizeof(exed_plugin_desc), EXED_ABI_MAJOR, 0, "executor",
                                "short-table", "broken", "1.0", &ops};

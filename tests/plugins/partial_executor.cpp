@@ -5,6 +5,10 @@
 // it loads, and the host answers "unsupported" for the missing ops.
 #include <exed/sdk.hpp>
 
+#ifdef EXED_EXPECT_ABI_MINOR  // built against tests/sdk-1.1: must really be 1.1
+static_assert(EXED_ABI_MINOR == EXED_EXPECT_ABI_MINOR, "built against the wrong SDK headers");
+#endif
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>

@@ -56,6 +56,6 @@ private:
 
 // Binary paths in the build tree.
 std::string exed_binary();
-std::string test_plugin_dir(const std::string& which);  // good, broken, dup, partial, sdk10
+std::string test_plugin_dir(const std::string& which);  // good, broken, dup, partial, sdk10, secret
 
 }  // namespace exed::test

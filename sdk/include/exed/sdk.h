@@ -1,7 +1,7 @@
 /*
  * exed plugin SDK — the C ABI between the exed host and its plugins.
  *
- * ABI version 1.1 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
+ * ABI version 1.2 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
  * is written; CMake reads it from here). Stability promise: every 1.x host
  * loads every 1.y plugin with y <= x. Within major 1:
  *   - the first fields of every struct (struct_size, abi_major, abi_minor)
@@ -34,6 +34,8 @@
  *        (exed_host_status, EXED_KEY_*); an operation slot may be NULL in a
  *        1.1 table: the host answers "unsupported" for it (a 1.0 table
  *        must fill every slot of its kind). No struct changed.
+ *   1.2  exed_plugin_desc.secret_args appended: argument paths the plugin
+ *        marks secret (shown as "***" in job reads, logs and audit).
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -47,7 +49,7 @@ extern "C" {
 #endif
 
 #define EXED_ABI_MAJOR 1
-#define EXED_ABI_MINOR 1
+#define EXED_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define EXED_PLUGIN_ENTRY_SYMBOL "exed_plugin_entry"
@@ -242,6 +244,15 @@ typedef struct exed_plugin_desc {
     const char* name;     /* human-readable name, e.g. "common_release" */
     const char* version;  /* the plugin's own version, e.g. "1.2.0" */
     const exed_ops* ops;
+
+    /* Since 1.2 (read only when struct_size covers it). NULL, or a
+     * NULL-terminated array of argument paths this plugin marks secret:
+     * dotted paths into an operation's arguments, e.g. "password" or
+     * "extra_opts.token". exed never shows their values: job reads, logs
+     * and the audit trail carry "***"; only the job record the worker reads
+     * keeps them. Each path: 1-128 characters of [A-Za-z0-9_.-], at most 32
+     * paths; a plugin that breaks this is refused at load. Static data. */
+    const char* const* secret_args;
 } exed_plugin_desc;
 
 /* Signature of the exported entry point (EXED_PLUGIN_ENTRY_SYMBOL). */

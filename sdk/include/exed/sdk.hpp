@@ -243,6 +243,18 @@ struct Adapter {
     }
 };
 
+// A plugin class may declare the argument paths it marks secret (sdk.h,
+// exed_plugin_desc.secret_args):
+//   static constexpr const char* secret_args[] = {"password", "extra_opts.token", nullptr};
+template <class T, class = void>
+struct SecretArgsOf {
+    static constexpr const char* const* get() { return nullptr; }
+};
+template <class T>
+struct SecretArgsOf<T, std::void_t<decltype(T::secret_args)>> {
+    static constexpr const char* const* get() { return T::secret_args; }
+};
+
 }  // namespace detail
 }  // namespace exed
 
@@ -258,7 +270,8 @@ struct Adapter {
                                               type_,                               \
                                               name_,                               \
                                               version_,                            \
-                                              &ops};                               \
+                                              &ops,                                \
+                                              exed::detail::SecretArgsOf<Class>::get()}; \
         return &desc;                                                              \
     }
 
