@@ -41,10 +41,14 @@ AgentConfig load_agent_config(const std::string& path) {
     AgentConfig c;
     try {
         Poco::URI server(ini->getString("agent.server"));
-        if (server.getScheme() != "http" || server.getHost().empty())
-            throw std::runtime_error("[agent] server must be http://host:port (TLS is not supported yet)");
+        if ((server.getScheme() != "http" && server.getScheme() != "https") || server.getHost().empty())
+            throw std::runtime_error("[agent] server must be http://host:port or https://host:port");
         c.server_host = server.getHost();
         c.server_port = server.getPort();
+        c.tls = server.getScheme() == "https";
+        c.ca_file = ini->getString("agent.ca_file", "");
+        c.cert_file = ini->getString("agent.cert_file", "");
+        c.key_file = ini->getString("agent.key_file", c.cert_file.empty() ? "" : c.cert_file);
         c.name = ini->getString("agent.name", Poco::Environment::nodeName());
         c.public_key = ini->getString("agent.public_key");
         c.token = read_first_line(ini->getString("agent.token_file"), "[agent] token_file");
@@ -61,6 +65,8 @@ AgentConfig load_agent_config(const std::string& path) {
     }
     if (c.token.empty()) throw std::runtime_error("[agent] token_file holds no token");
     if (c.instances < 1 || c.instances > 100000) throw std::runtime_error("[agent] instances must be 1..100000");
+    if (!c.tls && !(c.ca_file.empty() && c.cert_file.empty()))
+        throw std::runtime_error("[agent] ca_file/cert_file need server = https://...");
     if (c.heartbeat_s <= 0) throw std::runtime_error("[agent] heartbeat must be > 0");
     return c;
 }

@@ -9,8 +9,12 @@
 namespace exed::agent {
 
 struct AgentConfig {
-    std::string server_host;   // from [agent] server = http://host:port
+    std::string server_host;   // from [agent] server = http(s)://host:port
     int server_port = 16809;
+    bool tls = false;          // server = https://...: WebSocket over TLS
+    std::string ca_file;       // CA that signed exed's listener certificate ("" = the system CAs)
+    std::string cert_file;     // client certificate, for an exed whose [agent] tls_ca asks for one
+    std::string key_file;      // its private key
     std::string name;          // node name; default: the host name
     std::string public_key;    // exed's public key: only commands it signed run
     std::string token;         // read from token_file

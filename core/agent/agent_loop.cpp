@@ -1,5 +1,6 @@
 #include "agent/agent_loop.hpp"
 
+#include "agent/agent_tls.hpp"
 #include "agent/child_process.hpp"
 #include "agent/facts.hpp"
 
@@ -44,7 +45,8 @@ void log_line(const std::string& line) { std::cerr << "exed agent: " << line << 
 }  // namespace
 
 AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(config) {
-    for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n));
+    auto tls = client_tls_context(config);  // one context for every link
+    for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n, tls));
 }
 
 size_t AgentLoop::running() const {
@@ -96,13 +98,17 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
             NodeLink& link = *it->second;
             bool closed = false;
             try {
-                Poco::Buffer<char> frame(0);
-                int flags = 0;
-                int n = link.socket()->receiveFrame(frame, flags);
-                int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
-                if ((n == 0 && flags == 0) || opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) closed = true;
-                else if (opcode == Poco::Net::WebSocket::FRAME_OP_TEXT)
-                    handle(link, std::string(frame.begin(), frame.size()));
+                // Over TLS, frames OpenSSL already decrypted into its buffer
+                // no longer make the socket readable: read them all now.
+                do {
+                    Poco::Buffer<char> frame(0);
+                    int flags = 0;
+                    int n = link.receive_frame(frame, flags);
+                    int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+                    if ((n == 0 && flags == 0) || opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) closed = true;
+                    else if (opcode == Poco::Net::WebSocket::FRAME_OP_TEXT)
+                        handle(link, std::string(frame.begin(), frame.size()));
+                } while (!closed && link.more_buffered());
             } catch (const Poco::Exception& e) {
                 closed = true;
             }

@@ -107,6 +107,19 @@ ChildOutcome run_child(const std::vector<std::string>& argv, int timeout_s, doub
         else if (w < 0 && errno != EINTR) break;
         else if (!open_o && !open_e && w == 0) usleep(2000);  // output closed, exit is near
     }
+    // The leader is gone, but what it wrote last may still sit in the pipes
+    // (up to 64 KiB each): deliver it. Only what is already there: a
+    // process it left behind may hold the pipe open for ever.
+    for (int fd : {o.fd[0], e.fd[0]}) {
+        bool open = fd == o.fd[0] ? open_o : open_e;
+        while (open) {
+            pollfd p{fd, POLLIN, 0};
+            if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) break;
+            ssize_t got = read(fd, buf, sizeof buf);
+            if (got > 0) sink(fd == o.fd[0] ? "stdout" : "stderr", std::string(buf, size_t(got)));
+            else if (got == 0 || errno != EINTR) open = false;
+        }
+    }
     // Whatever the leader left behind in its group goes too.
     if (!out.end_reason.empty()) kill(-pid, SIGKILL);
     if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);

@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/URI.h>
 
 #include <sstream>
@@ -12,15 +13,18 @@ namespace exed::agent {
 
 bool NodeLink::connect(std::string& why) {
     try {
-        Poco::Net::HTTPClientSession session(config_.server_host, Poco::UInt16(config_.server_port));
-        session.setTimeout(Poco::Timespan(5, 0));
+        const auto port = Poco::UInt16(config_.server_port);
+        std::unique_ptr<Poco::Net::HTTPClientSession> session;
+        if (tls_) session = std::make_unique<Poco::Net::HTTPSClientSession>(config_.server_host, port, tls_);
+        else session = std::make_unique<Poco::Net::HTTPClientSession>(config_.server_host, port);
+        session->setTimeout(Poco::Timespan(5, 0));
         std::string node_q;
         Poco::URI::encode(node_, "&=+?#/", node_q);
         Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/agent/connect?node=" + node_q,
                                        Poco::Net::HTTPMessage::HTTP_1_1);
         request.set("Authorization", "Bearer " + config_.token);
         Poco::Net::HTTPResponse response;
-        auto ws = std::make_unique<Poco::Net::WebSocket>(session, request, response);
+        auto ws = std::make_unique<Poco::Net::WebSocket>(*session, request, response);
         // Bounds a read that finds half a frame; a whole frame never waits.
         ws->setReceiveTimeout(Poco::Timespan(5, 0));
         ws->setSendTimeout(Poco::Timespan(5, 0));
@@ -51,6 +55,17 @@ void NodeLink::disconnect() {
     }
     ws_.reset();
     broken_ = false;
+}
+
+int NodeLink::receive_frame(Poco::Buffer<char>& frame, int& flags) {
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (tls_) lock.lock();
+    return ws_->receiveFrame(frame, flags);
+}
+
+bool NodeLink::more_buffered() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return tls_ && ws_ && ws_->available() > 0;
 }
 
 bool NodeLink::connected() const {

@@ -6,6 +6,8 @@
 
 #include "agent/agent_config.hpp"
 
+#include <Poco/Buffer.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/WebSocket.h>
 
 #include <chrono>
@@ -21,7 +23,9 @@ class NodeLink {
 public:
     using Clock = std::chrono::steady_clock;
 
-    NodeLink(const AgentConfig& config, std::string node) : config_(config), node_(std::move(node)) {}
+    // `tls`: the process's client context for https:// (nullptr: plain http://).
+    NodeLink(const AgentConfig& config, std::string node, Poco::Net::Context::Ptr tls = nullptr)
+        : config_(config), node_(std::move(node)), tls_(std::move(tls)) {}
 
     const std::string& node() const { return node_; }
     // Loop thread only: dial, upgrade, flush the buffer. False (and why) on failure.
@@ -30,6 +34,10 @@ public:
     bool connected() const;
     bool broken() const;  // a send failed: the loop thread should disconnect
     Poco::Net::WebSocket* socket() { return ws_.get(); }
+    // Loop thread only. Over TLS the read holds the send lock: one OpenSSL
+    // connection must not read and write on two threads at once.
+    int receive_frame(Poco::Buffer<char>& frame, int& flags);
+    bool more_buffered() const;  // TLS: frames already decrypted, the fd will not say so
 
     void send_run_message(const std::string& run_id, const std::string& json, bool droppable);
     void send_now(const std::string& json);
@@ -50,6 +58,7 @@ private:
 
     const AgentConfig& config_;
     std::string node_;
+    Poco::Net::Context::Ptr tls_;
     mutable std::mutex mutex_;
     std::unique_ptr<Poco::Net::WebSocket> ws_;
     bool broken_ = false;

@@ -1,5 +1,7 @@
 #include "agent_hub.hpp"
 
+#include "listener_socket.hpp"
+
 #include <Poco/Buffer.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -83,9 +85,7 @@ private:
 AgentHub::AgentHub(const AgentSettings& settings, const exed::Host& host) : settings_(settings), host_(host) {
     Poco::Net::ServerSocket listener;
     try {
-        listener.bind(Poco::Net::SocketAddress(settings.listen, Poco::UInt16(settings.listen_port)), true,
-                      false);  // no SO_REUSEPORT: a second listener must fail, not share
-        listener.listen(1024);
+        listener = agent_listen_socket(settings, 1024);  // plain or TLS; no SO_REUSEPORT
     } catch (const Poco::Exception& e) {
         throw Error("[agent] cannot listen on " + settings.listen + ":" + std::to_string(settings.listen_port) +
                     ": " + e.displayText());
@@ -233,7 +233,14 @@ void AgentHub::reactor() {
             auto c = it->second;
             bool closed = false;
             try {
-                read_one(c, closed);
+                // Over TLS: one OpenSSL connection must not read and write on
+                // two threads at once (senders hold send_mutex), and frames
+                // it already decrypted leave the fd quiet, so drain them.
+                const bool tls = !settings_.tls_cert.empty();
+                std::unique_lock<std::mutex> lock(c->send_mutex, std::defer_lock);
+                if (tls) lock.lock();
+                do read_one(c, closed);
+                while (!closed && tls && c->ws.available() > 0);
             } catch (const Poco::Exception& e) {
                 closed = true;
             }

@@ -42,6 +42,10 @@ AgentSettings parse_settings(const std::string& config_json) {
     s.signing_key = opt(cfg, "signing_key", s.signing_key);
     s.heartbeat_timeout_s = number(cfg, "heartbeat_timeout", s.heartbeat_timeout_s, 0.5);
     s.kill_grace_s = int(number(cfg, "kill_grace", s.kill_grace_s, 1));
+    s.tls_cert = opt(cfg, "tls_cert", "");
+    s.tls_key = opt(cfg, "tls_key", s.tls_cert);
+    s.tls_ca = opt(cfg, "tls_ca", "");
+    if (s.tls_cert.empty() && !s.tls_ca.empty()) throw Error("[agent] tls_ca needs tls_cert (a TLS listener)");
     std::string token_file = opt(cfg, "token_file", "");
     if (token_file.empty()) return s;  // not configured: the plugin stays idle
     s.configured = true;

@@ -13,6 +13,9 @@ struct AgentSettings {
     int listen_port = 16809;
     std::string signing_key = "run/agent-signing.pem";  // created 0600 with <path>.pub if missing
     std::string token;                                  // read from token_file
+    std::string tls_cert;  // set: the listener speaks TLS (agents use server = https://...)
+    std::string tls_key;   // default: tls_cert (a PEM holding both)
+    std::string tls_ca;    // set: agents must present a client certificate signed by it
     double heartbeat_timeout_s = 15;  // a silent agent is dropped after this
     int kill_grace_s = 5;             // after a cancel, how long to wait for the agents' end
 };

@@ -45,12 +45,12 @@ struct AgentSite {
     std::string token_file = dir.write("agent.token", kAgentToken + "\n");
     std::string key = dir.file("agent-signing.pem");
 
-    // exe.conf of an exed with `[runner] executor = agent`.
-    std::string exed_config(const SharedRedis& redis) const {
+    // exe.conf of an exed with `[runner] executor = agent`; `extra` is appended to [agent].
+    std::string exed_config(const SharedRedis& redis, const std::string& extra = "") const {
         return test_config(redis.url(),
                            "[runner]\nexecutor = agent\n[agent]\nlisten = 127.0.0.1\nlisten_port = " +
                                std::to_string(agent_port) + "\nsigning_key = " + key + "\ntoken_file = " +
-                               token_file + "\nheartbeat_timeout = 2\nkill_grace = 1\n",
+                               token_file + "\nheartbeat_timeout = 2\nkill_grace = 1\n" + extra,
                            EXED_BUILD_DIR "/plugins");
     }
 };
