@@ -1,7 +1,7 @@
 /*
  * exed plugin SDK — the C ABI between the exed host and its plugins.
  *
- * ABI version 1.1 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
+ * ABI version 1.2 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
  * is written; CMake reads it from here). Stability promise: every 1.x host
  * loads every 1.y plugin with y <= x. Within major 1:
  *   - the first fields of every struct (struct_size, abi_major, abi_minor)
@@ -34,6 +34,8 @@
  *        (exed_host_status, EXED_KEY_*); an operation slot may be NULL in a
  *        1.1 table: the host answers "unsupported" for it (a 1.0 table
  *        must fill every slot of its kind). No struct changed.
+ *   1.2  exed_ops.nodes appended (optional executor op: the nodes the
+ *        executor itself knows to be up or down, e.g. connected agents).
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -47,7 +49,7 @@ extern "C" {
 #endif
 
 #define EXED_ABI_MAJOR 1
-#define EXED_ABI_MINOR 1
+#define EXED_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define EXED_PLUGIN_ENTRY_SYMBOL "exed_plugin_entry"
@@ -230,6 +232,16 @@ typedef struct exed_ops {
     exed_op_fn release;  /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn rollback; /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn revision; /* {"targets","appname","extra_opts"}                  */
+
+    /* Since 1.2; optional at every version (NULL: "unsupported"). Executor
+     * only. The nodes whose liveness the executor tracks itself (the agent
+     * executor: its connected agents), so the host need not ping them:
+     *   {} -> {"nodes": [{"name": "web1", "status": "up"|"down",
+     *                     "last_seen": <unix seconds>}, ...]}
+     * Threads: on any thread, concurrently with every other slot, outside
+     * any job (no events, no processes); the host calls it about once per
+     * Shovey status_interval and per metrics scrape: answer from memory. */
+    exed_op_fn nodes;
 } exed_ops;
 
 /* What the entry point returns. Static data of the plugin. */
