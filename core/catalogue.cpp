@@ -7,6 +7,7 @@ using T = ArgType;
 }  // namespace
 
 const char* const expand_op = "targets";
+const char* const nodes_op = "nodes";
 
 const char* kind_name(Kind kind) { return kind == Kind::Executor ? "executor" : "releaser"; }
 
@@ -54,6 +55,7 @@ const std::vector<PluginOp>& plugin_ops() {
         EXED_SLOT_(Executor, targets), EXED_SLOT_(Executor, ping),    EXED_SLOT_(Executor, facter),
         EXED_SLOT_(Executor, service), EXED_SLOT_(Executor, execute), EXED_SLOT_(Executor, deploy),
         EXED_SLOT_(Releaser, release), EXED_SLOT_(Releaser, rollback), EXED_SLOT_(Releaser, revision),
+        {"nodes", Kind::Executor, offsetof(exed_ops, nodes), true},
     };
 #undef EXED_SLOT_
     return ops;

@@ -50,6 +50,7 @@ struct PluginOp {
     const char* name;  // "targets", "ping", ..., "release", "rollback", "revision"
     Kind kind;
     size_t offset;     // offsetof(exed_ops, <name>): the table must cover it
+    bool optional = false;  // never required, whatever the plugin's ABI minor (nodes)
 };
 
 const std::vector<PluginOp>& plugin_ops();
@@ -61,6 +62,9 @@ exed_op_fn slot(const exed_ops* ops, const PluginOp& op);
 
 // The executor op that expands target patterns into host names.
 extern const char* const expand_op;
+// The optional executor op that reports the nodes it knows up or down
+// (sdk.h, since 1.2): Shovey's node status and the agent gauges use it.
+extern const char* const nodes_op;
 
 // The plugin op that serves an API operation: its own name, except for
 // "release", which is "rollback" (rollback), "revision" (revision "?") or

@@ -8,6 +8,7 @@
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/signature.hpp"
+#include "metrics/agent_gauge.hpp"
 #include "operate/job_service.hpp"
 #include "operate/submitter.hpp"
 #include "plugins/in_process_client.hpp"
@@ -91,7 +92,7 @@ void ExedApp::defineOptions(Poco::Util::OptionSet& options) {
                           .argument("file"));
     options.addOption(Option("exe-conf", "", "config file of `exed worker` (default: --conf)")
                           .argument("file"));
-    options.addOption(Option("scopes", "", "exed token: comma list of read,run,deploy,release,admin")
+    options.addOption(Option("scopes", "", "exed token: comma list of read,run,deploy,release,admin,agent")
                           .argument("list"));
     options.addOption(Option("targets", "", "exed token: comma list of target patterns ('*' = all)")
                           .argument("patterns"));
@@ -273,6 +274,7 @@ int ExedApp::serve(bool worker_only) {
         http::security::reload_tokens_on_sighup();
         http::Services services{settings, registry, submitter, job_service, *security};
         http::Server server(services);
+        metrics::AgentGauge agent_gauge(client);  // exed_agents_connected when the executor has `nodes`
         shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,
                                  server.router(), consumer, shovey_access(*security));
         try {

@@ -57,6 +57,9 @@ shovey::Access shovey_access(http::security::Security& security) {
     a.may_see = [&security](const http::Context& c, const std::vector<std::string>& nodes) {
         return c.caller && security.may_see(*c.caller, nodes);
     };
+    a.require_report = [&security, caller](http::Context& c, const std::string& node) {
+        security.authorise_agent(caller(c), node);
+    };
     return a;
 }
 

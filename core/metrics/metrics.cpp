@@ -113,3 +113,31 @@ std::string Registry::render() const {
 }
 
 }  // namespace exed::metrics
+
+namespace exed::metrics {
+
+int Registry::add_collector(Collector collector) {
+    std::lock_guard<std::mutex> l(collectors_mutex_);
+    collectors_[next_collector_] = std::move(collector);
+    return next_collector_++;
+}
+
+void Registry::remove_collector(int id) {
+    std::lock_guard<std::mutex> l(collectors_mutex_);
+    collectors_.erase(id);
+}
+
+std::string Registry::collect() const {
+    std::lock_guard<std::mutex> l(collectors_mutex_);
+    std::string out;
+    for (const auto& [id, collector] : collectors_) {
+        try {
+            out += collector();
+        } catch (const std::exception&) {
+            // Its source (Redis, the executor) is away: no sample this time.
+        }
+    }
+    return out;
+}
+
+}  // namespace exed::metrics

@@ -4,6 +4,7 @@
 // scrape costs no scan.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,6 +35,15 @@ public:
     // The families above in the text format (HELP, TYPE, samples).
     std::string render() const;
 
+    // Families whose owner computes them at scrape time (the Shovey face's
+    // node counts, the executor's agents): each returns whole families in
+    // the text format and must be cheap (no scan, no call per node). One
+    // that throws is left out of that scrape. Returns an id for remove.
+    using Collector = std::function<std::string()>;
+    int add_collector(Collector collector);
+    void remove_collector(int id);
+    std::string collect() const;
+
 private:
     mutable std::mutex mutex_;
     std::map<Labels, unsigned long> http_requests_;  // route, code
@@ -41,6 +51,10 @@ private:
     std::map<Labels, unsigned long> jobs_;           // op, status
     std::map<Labels, Histogram> op_duration_;        // op, executor
     long running_ = 0;
+
+    mutable std::mutex collectors_mutex_;  // not mutex_: a collector may take its time
+    std::map<int, Collector> collectors_;
+    int next_collector_ = 1;
 };
 
 // The process's registry (hooks from anywhere reach the same one).

@@ -1,5 +1,7 @@
 // GET /metrics: the in-process registry plus a few gauges read at scrape
-// time (plugins from the registry in memory; Redis: one PING and one XLEN).
+// time (plugins from the registry in memory; Redis: one PING and one XLEN),
+// and the collectors' families (Shovey node counts: one HGETALL; agents:
+// one cached `nodes` call).
 #include "http/router.hpp"
 #include "http/services.hpp"
 #include "metrics/metrics.hpp"
@@ -31,6 +33,7 @@ void add_metrics_route(http::Router& r, http::Services& s) {
                 // Redis went away between the two calls: no sample this time.
             }
         }
+        out += global().collect();
         c.response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
         c.response.setContentType("text/plain; version=0.0.4; charset=utf-8");
         c.response.setContentLength64(Poco::Int64(out.size()));

@@ -33,7 +33,7 @@ std::string missing_required_op(const exed_plugin_desc* d, catalogue::Kind kind)
     if (!ops->init || !ops->fini) return "init/fini";
     for (const auto& op : catalogue::plugin_ops()) {
         if (op.kind != kind) continue;
-        bool required = d->abi_minor == 0 || op.name == std::string(catalogue::expand_op);
+        bool required = !op.optional && (d->abi_minor == 0 || op.name == std::string(catalogue::expand_op));
         if (required && !catalogue::slot(ops, op)) return op.name;
     }
     return {};

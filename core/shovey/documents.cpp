@@ -51,6 +51,11 @@ Poco::JSON::Object::Ptr run_document(const std::string& id, const Run& run) {
     if (run.exit_status) d->set("exit_status", *run.exit_status);
     else d->set("exit_status", Poco::Dynamic::Var());
     if (!run.jid.empty()) d->set("jid", run.jid);
+    if (run.reported) d->set("reported", true);  // status from the agent's own report
+    if (!run.reported_chunks.empty()) {
+        auto gaps = output_gaps(run.reported_chunks);
+        if (gaps->size()) d->set("output_gaps", gaps);  // sequence numbers the agent skipped
+    }
     return d;
 }
 

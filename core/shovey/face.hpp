@@ -35,6 +35,7 @@ private:
     JobsAdapter adapter_;
     Service service_;
     NodeChecker checker_;
+    int metrics_id_ = 0;  // exed_shovey_nodes in /metrics
 };
 
 }  // namespace exed::shovey

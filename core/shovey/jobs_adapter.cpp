@@ -6,6 +6,8 @@
 #include <Poco/JSON/Array.h>
 #include <exed/sdk.h>
 
+#include <set>
+
 
 namespace exed::shovey {
 
@@ -68,7 +70,19 @@ void JobsAdapter::cancel(const std::string& jid) {
 }
 
 std::vector<std::string> JobsAdapter::known_hosts() {
-    return submitter_.expand({"*"});  // every host, for ansible and salt alike (none: empty)
+    std::vector<std::string> hosts = submitter_.expand({"*"});  // every host, for ansible and salt alike
+    std::optional<std::vector<plugins::NodeState>> reported;
+    try {
+        reported = executor_nodes();
+    } catch (const std::runtime_error&) {
+        // The executor's targets still say who is there.
+    }
+    if (reported) {
+        std::set<std::string> seen(hosts.begin(), hosts.end());
+        for (auto& n : *reported)
+            if (seen.insert(n.name).second) hosts.push_back(n.name);
+    }
+    return hosts;
 }
 
 std::map<std::string, bool> JobsAdapter::ping(const std::vector<std::string>& hosts,

@@ -9,6 +9,7 @@
 #include "operate/job_service.hpp"
 #include "operate/submitter.hpp"
 #include "plugins/executor_client.hpp"
+#include "plugins/executor_nodes.hpp"
 
 #include <atomic>
 #include <map>
@@ -46,8 +47,12 @@ public:
     // is stopped by its worker (process group TERM, KILL after cancel_grace).
     void cancel(const std::string& jid);
 
-    // Every host the executor knows (the pattern "*").
+    // Every host the executor knows: the pattern "*", and the nodes it
+    // reports down (an executor with `nodes` lists only live ones as targets).
     std::vector<std::string> known_hosts();
+    // The executor's own node status (its optional `nodes` op); nullopt
+    // when it has none: then node status comes from pings.
+    std::optional<std::vector<plugins::NodeState>> executor_nodes() { return plugins::executor_nodes(client_); }
     // One ping of `hosts` through the executor: host -> answered. Stops
     // early (everything unanswered) once `stop` turns true.
     std::map<std::string, bool> ping(const std::vector<std::string>& hosts,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <set>
 
 namespace exed::shovey {
 
@@ -49,15 +50,8 @@ bool NodeChecker::check_once() {
     if (!store_.take_check(token_, std::max(interval_ms, kCheckLeaseMs))) return false;
     int64_t started = now_ms();
     try {
-        auto hosts = jobs_.known_hosts();
-        auto answered = jobs_.ping(hosts, stop_);
-        if (!stop_) {
-            int64_t at = now_ms();
-            int down = 0;
-            for (auto& [host, ok] : answered)
-                if (store_.record_check(host, ok, config_.down_after, at, kHistory) == "down") ++down;
-            logger().debug(fmt::format("node check: {} host(s), {} down", answered.size(), down));
-        }
+        if (auto reported = jobs_.executor_nodes()) record_reported(*reported);
+        else ping_all();
     } catch (...) {
         store_.end_check(token_, 0);  // let the next one try soon
         throw;
@@ -65,6 +59,35 @@ bool NodeChecker::check_once() {
     // The next check, here or elsewhere, comes one interval after this one began.
     store_.end_check(token_, started + interval_ms - now_ms());
     return true;
+}
+
+void NodeChecker::ping_all() {
+    auto hosts = jobs_.known_hosts();
+    auto answered = jobs_.ping(hosts, stop_);
+    if (stop_) return;
+    int64_t at = now_ms();
+    int down = 0;
+    for (auto& [host, ok] : answered)
+        if (store_.record_check(host, ok, config_.down_after, at, kHistory) == "down") ++down;
+    logger().debug(fmt::format("node check: {} host(s) pinged, {} down", answered.size(), down));
+}
+
+void NodeChecker::record_reported(const std::vector<plugins::NodeState>& reported) {
+    // The executor already waited for missed heartbeats before it says
+    // down, so its word counts at once (down_after = 1): status follows a
+    // connection within one interval.
+    int64_t at = now_ms();
+    std::set<std::string> listed;
+    int down = 0;
+    for (auto& n : reported) {
+        if (!valid_node_name(n.name) || !listed.insert(n.name).second) continue;
+        if (store_.record_check(n.name, n.up, 1, at, kHistory) == "down") ++down;
+    }
+    // Nodes with a status that the executor no longer lists (it restarted
+    // and they did not come back) are down, not up forever.
+    for (auto& name : store_.node_names())
+        if (!listed.count(name) && store_.record_check(name, false, 1, at, kHistory) == "down") ++down;
+    logger().debug(fmt::format("node check: {} node(s) from the executor, {} down", listed.size(), down));
 }
 
 void NodeChecker::loop() {

@@ -1,8 +1,9 @@
 // Node status from the executor: every status_interval, one exed process
-// of all those sharing the Redis (whichever takes the check lease) pings
-// every host the executor knows and records up/down per node (down after
-// down_after missed checks in a row). Agent heartbeats will feed the same
-// records later.
+// of all those sharing the Redis (whichever takes the check lease) records
+// up/down per node. An executor that tracks its nodes itself (the optional
+// `nodes` op: the agent executor's connections and heartbeats) is asked
+// once per round, no job and no ping per node; any other executor gets a
+// ping of every host it knows (down after down_after missed checks in a row).
 #pragma once
 
 #include "shovey/shovey_config.hpp"
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace exed::shovey {
 
@@ -31,6 +33,8 @@ public:
 
 private:
     void loop();
+    void ping_all();
+    void record_reported(const std::vector<plugins::NodeState>& reported);
 
     const Config& config_;
     Store& store_;

@@ -98,6 +98,15 @@ void stream(Service& s, const Access& a, Context& c) {
     c.json(200, s.stream(c.params["id"], c.params["node"], sequence, type));
 }
 
+// An agent's report: who it is comes first (403 before anything about the
+// run is revealed), then the body, then the run.
+void report(const Access& a, Context& c,
+            const std::function<Poco::JSON::Object::Ptr(const Poco::JSON::Object::Ptr&)>& apply) {
+    c.only_params({});
+    if (a.require_report) a.require_report(c, c.params["node"]);
+    c.json(200, apply(c.body_object()));
+}
+
 }  // namespace
 
 void require_node_visible(const Access& a, const Context& c, const std::string& node) {
@@ -119,7 +128,17 @@ void add_routes(http::Router& r, Service& s, const Access& access) {
         require_visible(s, *a, c, c.params["id"]);
         c.json(200, s.run(c.params["id"], c.params["node"]));
     });
+    r.add("PUT", "/shovey/jobs/{id}/{node}", [&s, a](Context& c) {
+        report(*a, c, [&](const Poco::JSON::Object::Ptr& body) {
+            return s.report_run(c.params["id"], c.params["node"], body);
+        });
+    });
     r.add("GET", "/shovey/stream/{id}/{node}", [&s, a](Context& c) { stream(s, *a, c); });
+    r.add("PUT", "/shovey/stream/{id}/{node}", [&s, a](Context& c) {
+        report(*a, c, [&](const Poco::JSON::Object::Ptr& body) {
+            return s.report_output(c.params["id"], c.params["node"], body);
+        });
+    });
     r.add("GET", "/status/all/nodes", [&s, a](Context& c) {
         c.only_params({});
         c.json(200, s.all_nodes(url_base(c), [&](const std::string& node) { return sees(*a, c, {node}); }));

@@ -6,6 +6,9 @@
 #include <Poco/JSON/Array.h>
 #include <exed/sdk.h>
 
+#include <algorithm>
+#include <map>
+
 namespace exed::shovey {
 
 namespace node_status {
@@ -20,6 +23,7 @@ std::string Run::to_cache_json() const {
     if (ack_ms) o.set("ack_ms", ack_ms);
     if (end_ms) o.set("end_ms", end_ms);
     if (exit_status) o.set("exit_status", *exit_status);
+    if (reported) o.set("reported", true);
     return json_string(o);
 }
 
@@ -34,6 +38,7 @@ Run Run::from_cache_json(const std::string& node, const std::string& json) {
         r.ack_ms = o->optValue<Poco::Int64>("ack_ms", 0);
         r.end_ms = o->optValue<Poco::Int64>("end_ms", 0);
         if (o->has("exit_status")) r.exit_status = o->getValue<int>("exit_status");
+        r.reported = o->optValue<bool>("reported", false);
     } catch (const Poco::Exception&) {
         r.status = node_status::failed;
         r.error = "unreadable run record";
@@ -117,6 +122,10 @@ Run run_from_job(const std::string& node, const std::string& jid, const std::opt
 
 std::vector<Chunk> chunks_of(const Run& run) {
     std::vector<Chunk> out;
+    if (!run.reported_chunks.empty()) {
+        for (auto& c : run.reported_chunks) out.push_back(Chunk{c.type, c.seq, int64_t(out.size()) + 1, c.output});
+        return out;
+    }
     int64_t seq_out = 0, seq_err = 0;
     auto add = [&](const std::string& type, std::string text) {
         if (text.empty()) return;
@@ -136,6 +145,46 @@ std::vector<Chunk> chunks_of(const Run& run) {
     // Whatever the order did not cover (or all of it, without an order).
     if (at_out < run.stdout_text.size()) add("stdout", run.stdout_text.substr(at_out));
     if (at_err < run.stderr_text.size()) add("stderr", run.stderr_text.substr(at_err));
+    return out;
+}
+
+Run merge_run(const Run& cached, const std::optional<RunJob>& job) {
+    if (node_status::terminal(cached.status) || cached.jid.empty()) return cached;
+    Run from_job = run_from_job(cached.node, cached.jid, job);
+    // The agent said it runs; until it says more, its exed job's end (a
+    // cancel, run_timeout, a lost worker) is the run's end.
+    if (cached.reported && !node_status::terminal(from_job.status)) return cached;
+    return from_job;
+}
+
+void use_reported_output(Run& run, std::vector<ReportedChunk> chunks) {
+    if (chunks.empty()) return;
+    std::stable_sort(chunks.begin(), chunks.end(),
+                     [](const ReportedChunk& a, const ReportedChunk& b) { return a.seq < b.seq; });
+    run.stdout_text.clear();
+    run.stderr_text.clear();
+    run.order.clear();
+    for (auto& c : chunks) (c.type == "stderr" ? run.stderr_text : run.stdout_text) += c.output;
+}
+
+Poco::JSON::Array::Ptr output_gaps(const std::vector<ReportedChunk>& chunks, size_t max) {
+    std::map<std::string, std::vector<int64_t>> seqs;
+    for (auto& c : chunks) seqs[c.type].push_back(c.seq);
+    Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+    for (auto& [type, list] : seqs) {
+        std::sort(list.begin(), list.end());
+        int64_t expect = 1;
+        for (int64_t seq : list) {
+            if (seq > expect && out->size() < max) {
+                Poco::JSON::Object gap;
+                gap.set("output_type", type);
+                gap.set("from", expect);
+                gap.set("to", seq - 1);
+                out->add(gap);
+            }
+            expect = std::max(expect, seq + 1);
+        }
+    }
     return out;
 }
 

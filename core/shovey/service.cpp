@@ -8,6 +8,7 @@
 #include <Poco/RegularExpression.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -197,10 +198,14 @@ std::vector<Run> Service::runs_of(JobRecord& job) {
     for (auto& n : job.nodes) {
         Run r = Run::from_cache_json(n, job.runs.count(n) ? job.runs[n] : "{}");
         if (!node_status::terminal(r.status) && !r.jid.empty()) {
-            r = run_from_job(n, r.jid, jobs_.run(r.jid));
+            r = merge_run(r, jobs_.run(r.jid));
             if (node_status::terminal(r.status)) {
-                job.runs[n] = r.to_cache_json();
-                store_.set_run(job.id, n, job.runs[n], std::max(r.end_ms, now_ms()));
+                if (store_.set_run(job.id, n, r.to_cache_json(), std::max(r.end_ms, now_ms()))) {
+                    job.runs[n] = r.to_cache_json();
+                } else if (auto fresh = store_.get(job.id); fresh && fresh->runs.count(n)) {
+                    job.runs[n] = fresh->runs[n];  // an agent's report ended it first
+                    r = Run::from_cache_json(n, job.runs[n]);
+                }
                 changed = true;
             }
         }
@@ -224,30 +229,35 @@ Poco::JSON::Object::Ptr Service::job(const std::string& id) {
     return document(job);
 }
 
-namespace {
-
 const std::string& require_node(const JobRecord& job, const std::string& node) {
     for (auto& n : job.nodes)
         if (n == node) return n;
     throw DomainError(Errc::not_found, "node " + node.substr(0, 64) + " is not part of shovey job " + job.id);
 }
 
-}  // namespace
-
-// The run with its output: read from its exed job, the cache only when
-// that job is gone.
-static Run full_run(JobsAdapter& jobs, const JobRecord& job, const std::string& node) {
+// The run with its output: read from its exed job (the cache only when
+// that job is gone, or what an agent reported), and the chunks an agent
+// reported, which are then its output.
+Run Service::run_status(const JobRecord& job, const std::string& node) {
     Run cached = Run::from_cache_json(node, job.runs.count(node) ? job.runs.at(node) : "{}");
     if (cached.jid.empty()) return cached;
-    auto rj = jobs.run(cached.jid);
-    if (!rj && node_status::terminal(cached.status)) return cached;
-    return run_from_job(node, cached.jid, rj);
+    auto rj = jobs_.run(cached.jid);
+    if (cached.reported) return merge_run(cached, rj);
+    if (rj || !node_status::terminal(cached.status)) return run_from_job(node, cached.jid, rj);
+    return cached;
+}
+
+Run Service::current_run(const JobRecord& job, const std::string& node) {
+    Run r = run_status(job, node);
+    r.reported_chunks = store_.chunks(job.id, node);
+    use_reported_output(r, r.reported_chunks);
+    return r;
 }
 
 Poco::JSON::Object::Ptr Service::run(const std::string& id, const std::string& node) {
     auto job = require_job(id);
     require_node(job, node);
-    return run_document(id, full_run(jobs_, job, node));
+    return run_document(id, current_run(job, node));
 }
 
 Poco::JSON::Object::Ptr Service::cancel(const Poco::JSON::Object::Ptr& body) {
@@ -286,12 +296,17 @@ Poco::JSON::Object::Ptr Service::stream(const std::string& id, const std::string
     if (sequence < 0) throw DomainError(Errc::invalid, "sequence must be an integer >= 0");
     auto job = require_job(id);
     require_node(job, node);
-    Run run = full_run(jobs_, job, node);
+    Run run = current_run(job, node);
     std::string output;
     int64_t last_seq = std::max<int64_t>(sequence - 1, 0), newest = 0;
-    for (auto& c : chunks_of(run)) {
-        if (type != "both" && c.type != type) continue;
-        int64_t seq = type == "both" ? c.both_seq : c.seq;
+    std::vector<Chunk> chunks;
+    for (auto& c : chunks_of(run))
+        if (type == "both" || c.type == type) chunks.push_back(std::move(c));
+    auto seq_of = [&](const Chunk& c) { return type == "both" ? c.both_seq : c.seq; };
+    // An agent's late chunk fills its gap: by sequence, not arrival.
+    std::stable_sort(chunks.begin(), chunks.end(), [&](const Chunk& a, const Chunk& b) { return seq_of(a) < seq_of(b); });
+    for (auto& c : chunks) {
+        int64_t seq = seq_of(c);
         newest = seq;
         if (seq < sequence) continue;
         output += c.output;

@@ -48,6 +48,16 @@ public:
     Poco::JSON::Object::Ptr stream(const std::string& id, const std::string& node, int64_t sequence,
                                    const std::string& type);
 
+    // The agent-facing PUTs (shovey/reports.cpp): an agent reports its
+    // run's status (PUT /shovey/jobs/<id>/<node>) and output chunks (PUT
+    // /shovey/stream/<id>/<node>). invalid for a bad body, not_found for
+    // no such run, conflict once the run ended. The caller was already
+    // authorised as an agent for `node`.
+    Poco::JSON::Object::Ptr report_run(const std::string& id, const std::string& node,
+                                       const Poco::JSON::Object::Ptr& body);
+    Poco::JSON::Object::Ptr report_output(const std::string& id, const std::string& node,
+                                          const Poco::JSON::Object::Ptr& body);
+
     // Node status; url_base ("http://host:port") makes the `url` fields.
     // `visible` leaves out the nodes the caller may not see.
     Poco::JSON::Array::Ptr all_nodes(const std::string& url_base,
@@ -61,6 +71,10 @@ private:
     // (terminal ones are cached in the record).
     std::vector<Run> runs_of(JobRecord& job);
     Poco::JSON::Object::Ptr document(JobRecord& job);
+    // The node's run now: its status (and the exed job's output), then
+    // with its output (exed job result or reported chunks).
+    Run run_status(const JobRecord& job, const std::string& node);
+    Run current_run(const JobRecord& job, const std::string& node);
     // Queues the runs of the nodes that are up; fills job.runs.
     void start_runs(JobRecord& job, const std::vector<std::string>& argv,
                     const std::vector<std::string>& up);
@@ -70,6 +84,9 @@ private:
     Store& store_;
     JobsAdapter& jobs_;
 };
+
+// The node's name in the job (not_found when it is not one of its nodes).
+const std::string& require_node(const JobRecord& job, const std::string& node);
 
 // Names of nodes and ids as the API accepts them (else 400 / 404).
 bool valid_node_name(const std::string& name);

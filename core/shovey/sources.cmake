@@ -3,10 +3,12 @@ set(EXED_SHOVEY_SOURCES
   shovey/shovey_config.cpp
   shovey/quorum.cpp
   shovey/store/shovey_store.cpp
+  shovey/store/output_store.cpp
   shovey/jobs_adapter.cpp
   shovey/runs.cpp
   shovey/documents.cpp
   shovey/service.cpp
+  shovey/reports.cpp
   shovey/node_checker.cpp
   shovey/routes.cpp
   shovey/face.cpp

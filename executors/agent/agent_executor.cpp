@@ -139,6 +139,24 @@ public:
         return RunBatch(hub, *signer_, call, RunKind::Service).run(targets_of(args), "service", argv_json({name, action}));
     }
 
+    // The connection table as node status (sdk.h 1.2): up while connected
+    // and heard from, down once dropped; never-connected agents are absent.
+    std::string nodes(exed::Call&, const std::string&) override {
+        Poco::JSON::Array list;
+        for (auto& n : ready().seen_nodes()) {
+            Poco::JSON::Object o;
+            o.set("name", n.name);
+            o.set("status", n.up ? "up" : "down");
+            o.set("last_seen", n.last_seen);
+            list.add(o);
+        }
+        Poco::JSON::Object out;
+        out.set("nodes", list);
+        std::ostringstream s;
+        out.stringify(s);
+        return s.str();
+    }
+
 private:
     AgentHub& ready() const {
         if (!hub_) throw Error("the agent executor is not configured: [agent] token_file is missing (docs/agent.md)");

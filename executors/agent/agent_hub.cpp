@@ -16,6 +16,7 @@
 #include <Poco/RegularExpression.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <set>
 
 namespace exed::agent_executor {
@@ -23,6 +24,15 @@ namespace exed::agent_executor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Dropped nodes remembered for `nodes` (an agent token could invent names:
+// the oldest are forgotten past this).
+constexpr size_t kMaxGoneNodes = 100000;
 
 bool same_token(const std::string& a, const std::string& b) {
     // Length-independent compare time for equal lengths: no early exit.
@@ -136,6 +146,25 @@ bool AgentHub::send(const std::string& node, const std::string& json) {
     }
 }
 
+std::vector<NodeSeen> AgentHub::seen_nodes() const {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    std::vector<NodeSeen> out;
+    out.reserve(by_node_.size() + gone_.size());
+    auto live = by_node_.begin();
+    auto gone = gone_.begin();
+    // Both maps are sorted by name and disjoint: merge them.
+    while (live != by_node_.end() || gone != gone_.end()) {
+        if (gone == gone_.end() || (live != by_node_.end() && live->first < gone->first)) {
+            out.push_back({live->first, true, live->second->last_seen_unix.load()});
+            ++live;
+        } else {
+            out.push_back({gone->first, false, gone->second});
+            ++gone;
+        }
+    }
+    return out;
+}
+
 void AgentHub::subscribe(const std::string& run_id, RunListener* listener) {
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     listeners_[run_id] = listener;
@@ -149,6 +178,7 @@ void AgentHub::unsubscribe(const std::string& run_id) {
 void AgentHub::adopt(const std::string& node, const Poco::Net::WebSocket& ws) {
     auto c = std::make_shared<Connection>(node, ws);
     c->last_seen = Clock::now();
+    c->last_seen_unix = unix_now();
     std::lock_guard<std::mutex> lock(table_mutex_);
     adopted_.push_back(c);
 }
@@ -157,7 +187,15 @@ void AgentHub::drop(const std::shared_ptr<Connection>& c, const std::string& why
     {
         std::lock_guard<std::mutex> lock(table_mutex_);
         auto it = by_node_.find(c->node);
-        if (it != by_node_.end() && it->second == c) by_node_.erase(it);
+        if (it != by_node_.end() && it->second == c) {
+            by_node_.erase(it);
+            if (gone_.size() >= kMaxGoneNodes) {
+                auto oldest = std::min_element(gone_.begin(), gone_.end(),
+                                               [](auto& a, auto& b) { return a.second < b.second; });
+                gone_.erase(oldest);
+            }
+            gone_[c->node] = c->last_seen_unix.load();
+        }
     }
     by_socket_.erase(c->ws.impl());
     try {
@@ -181,6 +219,7 @@ void AgentHub::read_one(const std::shared_ptr<Connection>& c, bool& closed) {
         return;
     }
     c->last_seen = Clock::now();
+    c->last_seen_unix = unix_now();
     if (!c->greeted) list(c);
     if (opcode != Poco::Net::WebSocket::FRAME_OP_TEXT) return;
     Poco::JSON::Object::Ptr msg;
@@ -203,6 +242,7 @@ void AgentHub::list(const std::shared_ptr<Connection>& c) {
         auto& slot = by_node_[c->node];
         old = slot;
         slot = c;
+        gone_.erase(c->node);
     }
     if (!old) return;
     // The same node dialled again: the new socket wins, the old one closes

@@ -35,6 +35,13 @@ public:
     virtual void on_node_lost(const std::string& node) = 0;
 };
 
+// A node as the connection table knows it, for the executor's `nodes` op.
+struct NodeSeen {
+    std::string name;
+    bool up = false;        // connected, said hello, and heard from within heartbeat_timeout
+    int64_t last_seen = 0;  // unix seconds of its last frame
+};
+
 class AgentHub {
 public:
     AgentHub(const AgentSettings& settings, const exed::Host& host);
@@ -42,6 +49,10 @@ public:
 
     std::vector<std::string> nodes() const;  // connected, sorted
     bool connected(const std::string& node) const;
+    // Every node that said hello since the listener started: up while its
+    // connection is in the table, down once it was dropped (closed, or no
+    // frame for heartbeat_timeout) and did not come back. Sorted by name.
+    std::vector<NodeSeen> seen_nodes() const;
     // Sends one text frame to a node's agent; false when it is not connected.
     bool send(const std::string& node, const std::string& json);
 
@@ -59,6 +70,7 @@ private:
         Poco::Net::WebSocket ws;
         std::mutex send_mutex;
         std::chrono::steady_clock::time_point last_seen;
+        std::atomic<int64_t> last_seen_unix{0};  // the same, for other threads (seen_nodes)
         bool greeted = false;  // listed only once its hello arrived (reactor thread only)
         Connection(std::string n, const Poco::Net::WebSocket& s) : node(std::move(n)), ws(s) {}
     };
@@ -75,6 +87,7 @@ private:
 
     mutable std::mutex table_mutex_;
     std::map<std::string, std::shared_ptr<Connection>> by_node_;
+    std::map<std::string, int64_t> gone_;  // dropped nodes -> last frame (unix s); bounded
     std::vector<std::shared_ptr<Connection>> adopted_;  // waiting for the reactor to poll them
     std::map<Poco::Net::SocketImpl*, std::shared_ptr<Connection>> by_socket_;  // reactor's own
 

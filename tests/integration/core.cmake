@@ -27,5 +27,5 @@ add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/release_local_test.cpp)
 target_link_libraries(exed_core_tests PRIVATE exed_test_http)
 target_compile_definitions(exed_core_tests PRIVATE EXED_CMAKE="${CMAKE_COMMAND}")
-add_dependencies(exed_core_tests exed exectl exed_test_plugins exed_common exed_ansible)
+add_dependencies(exed_core_tests exed exectl exed_test_plugins exed_common exed_ansible exed_agent_executor)
 doctest_discover_tests(exed_core_tests TEST_PREFIX "core: ")

@@ -21,10 +21,25 @@ std::string joined(const std::vector<std::string>& v) {
     return out;
 }
 
+// PUT /shovey/jobs/<id>/<node> and PUT /shovey/stream/<id>/<node>: an
+// agent reporting its run (not /shovey/jobs/cancel, one segment shorter).
+bool agent_report(const std::string& method, const std::string& path) {
+    if (method != "PUT") return false;
+    std::vector<std::string> segs;
+    for (size_t b = path.find_first_not_of('/'); b != std::string::npos && segs.size() < 5;
+         b = path.find_first_not_of('/', b)) {
+        size_t e = path.find('/', b);
+        segs.push_back(path.substr(b, e == std::string::npos ? std::string::npos : e - b));
+        b = e;
+    }
+    return segs.size() == 4 && segs[0] == "shovey" && (segs[1] == "jobs" || segs[1] == "stream");
+}
+
 }  // namespace
 
 unsigned route_scope(const std::string& method, const std::string& path) {
     std::string seg = first_segment(path);
+    if (agent_report(method, path)) return Agent;  // the node is checked by the route
     bool reading = method == "GET" || method == "HEAD";
     if (seg == "health") return 0;
     if (seg == "plugins" || seg == "audit") return Admin;
@@ -82,6 +97,13 @@ void HostAcl::require_hosts(const Caller& caller, const std::vector<std::string>
     std::vector<std::string> head(bad.begin(), bad.begin() + std::min(shown, bad.size()));
     std::string more = bad.size() > shown ? " and " + std::to_string(bad.size() - shown) + " more" : "";
     throw ApiError(403, "token '" + caller.name + "' may not act on: " + joined(head) + more);
+}
+
+void HostAcl::require_agent_for(const Caller& caller, const std::string& node) {
+    require_scope(caller, Agent, "to report for node " + node.substr(0, 64));
+    for (const auto& p : caller.patterns)
+        if (p == node) return;
+    require_hosts(caller, {node});
 }
 
 void require_release_root(const Poco::JSON::Object::Ptr& args, const std::vector<std::string>& roots) {

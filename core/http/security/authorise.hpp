@@ -46,6 +46,11 @@ public:
     std::vector<std::string> outside(const Caller& caller, const std::vector<std::string>& hosts);
     // Throws ApiError(403) naming the hosts outside the caller's patterns.
     void require_hosts(const Caller& caller, const std::vector<std::string>& hosts);
+    // Throws ApiError(403) unless the caller is admin or has the agent
+    // scope with `node` in its patterns: named literally, or matched
+    // through the executor like any host (a reporting agent's node need
+    // not be a target of the executor right now).
+    void require_agent_for(const Caller& caller, const std::string& node);
     // Whether the caller may see (read) a job on these hosts.
     bool may_see(const Caller& caller, const std::vector<std::string>& hosts) {
         return outside(caller, hosts).empty();

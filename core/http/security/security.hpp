@@ -45,6 +45,9 @@ public:
     void authorise_hosts(const Caller& caller, const std::vector<std::string>& hosts) {
         authorise(caller, "execute", nullptr, hosts);
     }
+    // An agent reporting for `node` (Shovey's agent-facing PUTs): 403
+    // unless admin, or the agent scope with the node in its patterns.
+    void authorise_agent(const Caller& caller, const std::string& node) { acl_.require_agent_for(caller, node); }
     // Hosts of `hosts` the caller may see (for target listings).
     std::vector<std::string> visible_hosts(const Caller& caller, const std::vector<std::string>& hosts);
     // The public job record, secrets masked.

@@ -49,9 +49,10 @@ unsigned parse_scopes(const std::string& list) {
         else if (s == "deploy") out |= Deploy;
         else if (s == "release") out |= Release;
         else if (s == "admin") out |= Admin;
-        else throw std::invalid_argument("unknown scope '" + s + "' (read, run, deploy, release, admin)");
+        else if (s == "agent") out |= Agent;
+        else throw std::invalid_argument("unknown scope '" + s + "' (read, run, deploy, release, admin, agent)");
     }
-    if (!out) throw std::invalid_argument("no scope given (read, run, deploy, release, admin)");
+    if (!out) throw std::invalid_argument("no scope given (read, run, deploy, release, admin, agent)");
     return out;
 }
 
@@ -62,6 +63,7 @@ std::string scope_name(Scope s) {
         case Deploy: return "deploy";
         case Release: return "release";
         case Admin: return "admin";
+        case Agent: return "agent";
     }
     return "?";
 }

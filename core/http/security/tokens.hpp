@@ -16,7 +16,9 @@
 
 namespace exed::http::security {
 
-enum Scope : unsigned { Read = 1, Run = 2, Deploy = 4, Release = 8, Admin = 16 };
+// Agent: report Shovey runs (the agent-facing PUTs) for the nodes in the
+// token's patterns, and nothing else.
+enum Scope : unsigned { Read = 1, Run = 2, Deploy = 4, Release = 8, Admin = 16, Agent = 32 };
 
 // "read,run" -> Read|Run; throws std::invalid_argument naming a bad scope.
 unsigned parse_scopes(const std::string& list);

@@ -47,7 +47,9 @@ if #ids / 2 == tonumber(ARGV[2]) then next = last end
 return {next, out}
 )lua");
 
-// KEYS: node history nodes  ARGV: answered(1|0) down_after now_ms history_max name
+// The per-status counts follow each node's change of status; a node
+// recorded before the counts existed ('counted' unset) is added once.
+// KEYS: node history nodes counts  ARGV: answered(1|0) down_after now_ms history_max name
 const Script kRecordCheck(R"lua(
 local missed = tonumber(redis.call('HGET', KEYS[1], 'missed') or '0')
 local prev = redis.call('HGET', KEYS[1], 'status')
@@ -58,7 +60,15 @@ else
   missed = missed + 1
   if prev ~= 'up' or missed >= tonumber(ARGV[2]) then status = 'down' end
 end
-redis.call('HSET', KEYS[1], 'status', status, 'updated_ms', ARGV[3], 'missed', missed)
+if redis.call('HGET', KEYS[1], 'counted') then
+  if prev ~= status then
+    redis.call('HINCRBY', KEYS[4], prev, -1)
+    redis.call('HINCRBY', KEYS[4], status, 1)
+  end
+else
+  redis.call('HINCRBY', KEYS[4], status, 1)
+end
+redis.call('HSET', KEYS[1], 'status', status, 'updated_ms', ARGV[3], 'missed', missed, 'counted', '1')
 redis.call('LPUSH', KEYS[2], status .. ' ' .. ARGV[3])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 redis.call('SADD', KEYS[3], ARGV[5])
@@ -142,17 +152,24 @@ std::optional<JobRecord> Store::get(const std::string& id) {
     return j;
 }
 
-void Store::set_run(const std::string& id, const std::string& node, const std::string& run_json,
+bool Store::set_run(const std::string& id, const std::string& node, const std::string& run_json,
                     int64_t updated_ms) {
     // HSET on an expired record would recreate it without a TTL: only
-    // while it exists (XX is not an HSET option, hence the script-free check).
-    Command exists("EXISTS");
-    exists << keys::job(id);
-    if (pool_.run(exists).num() == 0) return;
-    Command c("HSET");
-    c << keys::job(id) << "run:" + node << run_json;
-    pool_.run(c);
+    // while it exists; and never over a run that already ended.
+    // KEYS: job  ARGV: field json
+    static const Script kSetRun(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, run = pcall(cjson.decode, cur)
+  if ok and type(run) == 'table' and run.status ~= 'created' and run.status ~= 'running' then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+)lua");
+    if (kSetRun.run(pool_, {keys::job(id)}, {"run:" + node, run_json}).num() == 0) return false;
     set_updated(id, updated_ms);
+    return true;
 }
 
 void Store::set_updated(const std::string& id, int64_t updated_ms) {
@@ -168,9 +185,11 @@ return 1
 }
 
 void Store::expire(const std::string& id, int ttl_s) {
-    Command c("EXPIRE");
-    c << keys::job(id) << std::to_string(ttl_s);
-    pool_.run(c);
+    for (const auto& key : {keys::job(id), keys::output(id)}) {
+        Command c("EXPIRE");
+        c << key << std::to_string(ttl_s);
+        pool_.run(c);
+    }
 }
 
 IdPage Store::list(int limit, const std::string& cursor) {
@@ -185,7 +204,7 @@ IdPage Store::list(int limit, const std::string& cursor) {
 
 std::string Store::record_check(const std::string& node, bool answered, int down_after,
                                 int64_t now_ms, int history_max) {
-    Reply r = kRecordCheck.run(pool_, {keys::node(node), keys::history(node), keys::nodes},
+    Reply r = kRecordCheck.run(pool_, {keys::node(node), keys::history(node), keys::nodes, keys::node_counts},
                                {answered ? "1" : "0", std::to_string(down_after),
                                 std::to_string(now_ms), std::to_string(history_max), node});
     return r.text();
@@ -205,6 +224,22 @@ std::vector<NodeStatus> Store::all_nodes() {
     std::vector<NodeStatus> out;
     for (auto& n : pool_.run(c).items)
         if (auto s = node_status(n.text())) out.push_back(*s);
+    return out;
+}
+
+std::vector<std::string> Store::node_names() {
+    Command c("SMEMBERS");
+    c << keys::nodes;
+    std::vector<std::string> out;
+    for (auto& n : pool_.run(c).items) out.push_back(n.text());
+    return out;
+}
+
+std::map<std::string, int64_t> Store::node_counts() {
+    Command c("HGETALL");
+    c << keys::node_counts;
+    std::map<std::string, int64_t> out;
+    for (auto& [status, n] : jobs::pairs_of(pool_.run(c))) out[status] = to_i64(n);
     return out;
 }
 

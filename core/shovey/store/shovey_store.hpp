@@ -23,7 +23,10 @@ inline const std::string jobs_seq = "exed:shovey:jobs:seq";
 inline std::string node(const std::string& n) { return "exed:shovey:node:" + n; }
 inline std::string history(const std::string& n) { return "exed:shovey:node:" + n + ":history"; }
 inline const std::string nodes = "exed:shovey:nodes";      // set of node names with a status
+inline const std::string node_counts = "exed:shovey:nodes:count";  // hash: status -> nodes in it
 inline const std::string check_lease = "exed:shovey:check";
+// Output chunks agents reported (PUT /shovey/stream), all nodes of a job.
+inline std::string output(const std::string& id) { return "exed:shovey:job:" + id + ":output"; }
 }  // namespace keys
 
 // A Shovey job as stored. `runs` holds one JSON object per node (see
@@ -48,6 +51,16 @@ struct NodeStatus {
     int64_t updated_ms = 0;
 };
 
+// One chunk of output an agent reported for a run.
+struct ReportedChunk {
+    std::string type;  // stdout | stderr
+    int64_t seq = 0;   // the agent's sequence number within its type
+    std::string output;
+};
+
+// What adding a reported chunk did.
+enum class ChunkResult { added, duplicate, gone, finished, after_last, full };
+
 struct IdPage {
     std::vector<std::string> ids;
     std::string next_cursor;  // empty on the last page
@@ -60,9 +73,19 @@ public:
     // Writes the record and indexes it in one step; it expires after ttl_s.
     void create(const JobRecord& job, int ttl_s);
     std::optional<JobRecord> get(const std::string& id);
-    // One node's run JSON (and updated_ms) of an existing record.
-    void set_run(const std::string& id, const std::string& node, const std::string& run_json,
+    // One node's run JSON (and updated_ms) of an existing record, unless
+    // the run recorded there already ended: the first end wins (an agent's
+    // report and the exed job's outcome may race). False when not written.
+    bool set_run(const std::string& id, const std::string& node, const std::string& run_json,
                  int64_t updated_ms);
+
+    // Appends a chunk an agent reported for a run, atomically with its
+    // checks: the record exists, the run has not ended, (type, seq) is new,
+    // no seq past the type's is_last, at most max_chunks / max_bytes per run.
+    ChunkResult add_chunk(const std::string& id, const std::string& node, const ReportedChunk& chunk,
+                          bool is_last, int max_chunks, int64_t max_bytes);
+    // The run's reported chunks in arrival order (empty: none reported).
+    std::vector<ReportedChunk> chunks(const std::string& id, const std::string& node);
     void set_updated(const std::string& id, int64_t updated_ms);
     void expire(const std::string& id, int ttl_s);
     // Newest first; entries whose record expired are dropped on the way.
@@ -76,6 +99,11 @@ public:
                              int64_t now_ms, int history_max);
     std::optional<NodeStatus> node_status(const std::string& node);
     std::vector<NodeStatus> all_nodes();
+    // Names of the nodes with a status (one SMEMBERS).
+    std::vector<std::string> node_names();
+    // How many nodes are in each latest status, kept by record_check as
+    // statuses change: one HGETALL, no scan (for /metrics).
+    std::map<std::string, int64_t> node_counts();
     std::vector<NodeStatus> history(const std::string& node, int limit);
 
     // The check lease: at most one holder at a time. end_check keeps the

@@ -34,7 +34,9 @@
  *        (exed_host_status, EXED_KEY_*); an operation slot may be NULL in a
  *        1.1 table: the host answers "unsupported" for it (a 1.0 table
  *        must fill every slot of its kind). No struct changed.
- *   1.2  exed_plugin_desc.secret_args appended: argument paths the plugin
+ *   1.2  exed_ops.nodes appended (optional executor op: the nodes the
+ *        executor itself knows to be up or down, e.g. connected agents);
+ *        exed_plugin_desc.secret_args appended: argument paths the plugin
  *        marks secret (shown as "***" in job reads, logs and audit).
  */
 #ifndef EXED_SDK_H
@@ -232,6 +234,16 @@ typedef struct exed_ops {
     exed_op_fn release;  /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn rollback; /* {"targets","appname","revision","extra_opts"}       */
     exed_op_fn revision; /* {"targets","appname","extra_opts"}                  */
+
+    /* Since 1.2; optional at every version (NULL: "unsupported"). Executor
+     * only. The nodes whose liveness the executor tracks itself (the agent
+     * executor: its connected agents), so the host need not ping them:
+     *   {} -> {"nodes": [{"name": "web1", "status": "up"|"down",
+     *                     "last_seen": <unix seconds>}, ...]}
+     * Threads: on any thread, concurrently with every other slot, outside
+     * any job (no events, no processes); the host calls it about once per
+     * Shovey status_interval and per metrics scrape: answer from memory. */
+    exed_op_fn nodes;
 } exed_ops;
 
 /* What the entry point returns. Static data of the plugin. */

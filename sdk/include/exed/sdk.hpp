@@ -136,6 +136,7 @@ public:
     EXED_UNSUPPORTED_OP_(service)
     EXED_UNSUPPORTED_OP_(execute)
     EXED_UNSUPPORTED_OP_(deploy)
+    EXED_UNSUPPORTED_OP_(nodes)  // since 1.2: {} -> {"nodes": [{"name","status","last_seen"}]}
 };
 
 class Releaser : public Plugin {
@@ -232,6 +233,7 @@ struct Adapter {
         ops.service = slot<Executor, &T::service>();
         ops.execute = slot<Executor, &T::execute>();
         ops.deploy = slot<Executor, &T::deploy>();
+        ops.nodes = slot<Executor, &T::nodes>();
         return ops;
     }
     static exed_ops releaser_ops() {

@@ -1,0 +1,110 @@
+// Shovey jobs through agents (issue 17): node status comes from the agent
+// executor's connection table (its `nodes` op), so a node is up once its
+// agent connected and down once the agent was killed, within one
+// status_interval; quorum counts it down; a job runs on every up node and
+// its output and exit status reach the job document and the stream.
+// Real exed (executor = agent), real redis-server, real `exed agent`s.
+#include "integration/agent_support.hpp"
+#include "integration/shovey_support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace exed::test;
+
+namespace {
+
+std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std::to_string(site.agent_port); }
+
+// status_interval 1 s; `both` writes to stdout and stderr, `fails` exits 3.
+std::string shovey_config(const AgentSite& site, const SharedRedis& redis) {
+    return site.exed_config(redis) +
+           "\n[shovey]\nstatus_interval = 1\ndown_after = 5\n[shovey.commands]\n"
+           "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n";
+}
+
+std::string stream_output(int port, const std::string& id, const std::string& node, const std::string& type) {
+    auto r = http("GET", port, "/shovey/stream/" + id + "/" + node + "?output_type=" + type);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(r.object()->getValue<bool>("is_last"));
+    return r.object()->getValue<std::string>("output");
+}
+
+}  // namespace
+
+TEST_CASE("shovey through agents: node status follows connections, quorum counts killed agents down") {
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(shovey_config(site, redis));
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    AgentProcess web2(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true");
+    // Never connected: never listed, not a node.
+    CHECK(http("GET", port, "/status/node/web1/latest").status == 404);
+    web1.start();
+    web2.start();
+    REQUIRE_MESSAGE(eventually([&] { return node_status(port, "web1") == "up" && node_status(port, "web2") == "up"; }, 20),
+                    std::string(web1.log() + web2.log()));
+    auto all = http("GET", port, "/status/all/nodes").json().extract<Poco::JSON::Array::Ptr>();
+    CHECK(all->size() == 2);
+
+    // A job on every up node: output, stderr and exit status of each.
+    std::string id = create_job(port, R"({"command":"both","nodes":["web1","web2"]})");
+    auto doc = wait_job(port, id, "complete", 30);
+    CHECK((nodes_in(doc, "succeeded") == std::vector<std::string>{"web1", "web2"}));
+    for (auto node : {"web1", "web2"}) {
+        auto run = run_doc(port, id, node);
+        CHECK(run->getValue<std::string>("output") == "out\n");
+        CHECK(run->getValue<std::string>("stderr") == "err\n");
+        CHECK(run->getValue<int>("exit_status") == 0);
+        CHECK(stream_output(port, id, node, "stdout") == "out\n");
+        CHECK(stream_output(port, id, node, "stderr") == "err\n");
+    }
+    id = create_job(port, R"({"command":"fails","nodes":["web1"]})");
+    doc = wait_job(port, id, "complete", 30);
+    CHECK((nodes_in(doc, "failed") == std::vector<std::string>{"web1"}));
+    CHECK(run_doc(port, id, "web1")->getValue<int>("exit_status") == 3);
+    CHECK(stream_output(port, id, "web1", "stdout") == "no\n");
+
+    // kill -9: the socket closes, the executor says down, the next round
+    // records it (down_after = 5 is for pinged nodes, not for these).
+    web2.stop(SIGKILL);
+    REQUIRE(eventually([&] { return node_status(port, "web2") == "down"; }, 10));
+    CHECK(node_status(port, "web1") == "up");
+    auto history = http("GET", port, "/status/node/web2/all").json().extract<Poco::JSON::Array::Ptr>();
+    REQUIRE(history->size() >= 2);
+    CHECK(history->getObject(0)->getValue<std::string>("status") == "down");
+    CHECK(history->getObject(history->size() - 1)->getValue<std::string>("status") == "up");
+
+    // The down node is a known node that counts down: 100% cannot be met...
+    id = create_job(port, R"({"command":"both","nodes":["web1","web2"]})");
+    doc = wait_job(port, id, "quorum_failed", 10);
+    CHECK((nodes_in(doc, "down") == std::vector<std::string>{"web2"}));
+    CHECK((nodes_in(doc, "cancelled") == std::vector<std::string>{"web1"}));
+    // ... 50% runs on web1 only.
+    id = create_job(port, R"({"command":"both","nodes":["web1","web2"],"quorum":"50%"})");
+    doc = wait_job(port, id, "complete", 30);
+    CHECK((nodes_in(doc, "succeeded") == std::vector<std::string>{"web1"}));
+    CHECK((nodes_in(doc, "down") == std::vector<std::string>{"web2"}));
+
+    // The agent comes back: up again.
+    AgentProcess again(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true");
+    again.start();
+    CHECK(eventually([&] { return node_status(port, "web2") == "up"; }, 20));
+}
+
+TEST_CASE("shovey through agents: nodes of a restarted exed whose agents did not come back are down") {
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(shovey_config(site, redis));
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    web1.start();
+    REQUIRE(eventually([&] { return node_status(port, "web1") == "up"; }, 20));
+    exed.stop();  // its connection table goes with it; web1's "up" stays in redis
+    web1.stop(SIGKILL);
+    exed.start();
+    port = exed.port();
+    CHECK(eventually([&] { return node_status(port, "web1") == "down"; }, 10));
+}
