@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <memory>
 #include <set>
 
 #include <signal.h>
@@ -121,15 +123,21 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
         return out;
     }
     std::set<pid_t> groups;  // started for this call and not yet ended
-    bool cancel_sent = false;
+    auto cancel_sent = std::make_shared<std::atomic<bool>>(false);
+    auto send_cancel = [this, id = call->id(), cancel_sent] {
+        if (cancel_sent->exchange(true)) return;
+        Poco::JSON::Object cancel;
+        cancel.set("t", "cancel");
+        cancel.set("id", id);
+        host_.send(cancel);
+    };
+    hooks.forward_stop(send_cancel);
+    struct Unforward {
+        plugins::CallHooks& hooks;
+        ~Unforward() { hooks.forward_stop({}); }
+    } unforward{hooks};
     for (;;) {
-        if (!cancel_sent && hooks.cancelled()) {
-            Poco::JSON::Object cancel;
-            cancel.set("t", "cancel");
-            cancel.set("id", call->id());
-            host_.send(cancel);
-            cancel_sent = true;
-        }
+        if (hooks.cancelled()) send_cancel();  // hooks that do not forward their stop
         auto frame = call->next(kPoll);
         if (!frame) {
             if (!call->crashed()) continue;

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -51,15 +53,35 @@ public:
         out_.write(m);
     }
     bool cancelled() override { return cancelled_.load(); }
-    void track_process(pid_t pgid) override { send_pgid("track", pgid); }
-    void untrack_process(pid_t pgid) override { send_pgid("untrack", pgid); }
+    void track_process(pid_t pgid) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            groups_.insert(pgid);
+            if (cancelled_) kill(-pgid, SIGTERM);  // started after the cancel
+        }
+        send_pgid("track", pgid);
+    }
+    void untrack_process(pid_t pgid) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            groups_.erase(pgid);
+        }
+        send_pgid("untrack", pgid);
+    }
     int run_executor(const std::string& request_json, std::string& out) override {
         return plugins::run_executor_request(client_, request_json, out, *this);
     }
     int64_t deadline() override { return deadline_; }
     std::string job_id() const override { return job_; }
 
-    void cancel() { cancelled_ = true; }
+    // exed's cancel (or run_timeout): the flag first, then SIGTERM, so
+    // an op whose command dies of it knows why (exed SIGKILLs what is
+    // left after the grace period).
+    void cancel() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cancelled_ = true;
+        for (pid_t g : groups_) kill(-g, SIGTERM);
+    }
 
 private:
     void send_pgid(const char* type, pid_t pgid) {
@@ -76,6 +98,8 @@ private:
     int64_t deadline_;
     std::string job_;
     std::atomic<bool> cancelled_{false};
+    std::mutex mutex_;
+    std::set<pid_t> groups_;
 };
 
 struct NoJobHooks : plugins::CallHooks {

@@ -104,14 +104,27 @@ void JobHooks::signal_all(int sig) {
 }
 
 void JobHooks::stop(const std::string& reason) {
+    std::function<void()> forward;
     {
         std::lock_guard<std::mutex> l(mutex_);
         if (stop_) return;
         reason_ = reason;
         stopped_at_ = std::chrono::steady_clock::now();
         stop_ = true;
+        forward = forward_stop_;
     }
-    signal_all(SIGTERM);
+    if (forward) forward();  // the plugin host flags the cancel, then sends SIGTERM
+    else signal_all(SIGTERM);
+}
+
+void JobHooks::forward_stop(std::function<void()> forward) {
+    bool stopped;
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        forward_stop_ = forward;
+        stopped = stop_;
+    }
+    if (stopped && forward) forward();  // stopped before the op began
 }
 
 void JobHooks::kill_remaining() { signal_all(SIGKILL); }
