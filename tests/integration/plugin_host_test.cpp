@@ -137,7 +137,8 @@ TEST_CASE("plugin host: an async job that crashes its executor fails, says so, a
 }
 
 TEST_CASE("plugin host: the API process maps no plugin code, its plugin host does") {
-    ExedProcess exed(test_config("embedded"));
+    SharedRedis redis;  // not embedded: the kill -9 below orphans nothing
+    ExedProcess exed(test_config(redis.url()));
     exed.start();
     pid_t host = plugin_host_of(exed.pid());
     REQUIRE(host > 0);
@@ -149,8 +150,8 @@ TEST_CASE("plugin host: the API process maps no plugin code, its plugin host doe
     CHECK(r.body.find("\"type\":\"test\"") != std::string::npos);
     r = http("GET", exed.port(), "/metrics");
     CHECK(r.body.find("exed_plugins_loaded{kind=\"executor\",type=\"test\"} 1") != std::string::npos);
-    // The plugin host goes with exed.
-    exed.stop();
+    // The plugin host goes with exed, even one killed with SIGKILL.
+    exed.kill9();
     for (int i = 0; i < 50 && kill(host, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     CHECK(kill(host, 0) != 0);
 }
@@ -182,4 +183,28 @@ TEST_CASE("plugin host: the commands a crashed host had started are killed") {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     CHECK(count_processes("sleep 4242") == 0);
     CHECK(exed.log().find("killed process group") != std::string::npos);
+}
+
+TEST_CASE("isolation = in_process: a job that crashes exed is failed at its second crash, not rerun at every restart") {
+    // The original bug: the crashed read-only job was reclaimed and rerun
+    // after every restart, and crashed exed again each time.
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(), kCrashConf + "[plugins]\nisolation = in_process\n"));
+    exed.start();
+    auto r = http("POST", exed.port(), "/ping", R"({"targets":["crash1"]})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    auto wait_dead = [&](int seconds) {
+        for (int i = 0; i < seconds * 10 && exed.alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return !exed.alive();
+    };
+    REQUIRE(wait_dead(20));  // crash 1: in process, the plugin takes exed down
+    exed.start();
+    REQUIRE(wait_dead(30));  // reclaimed after the lease, rerun once: crash 2
+    exed.start();
+    CHECK(wait_ended(exed.port(), jid, 30) == "failed");
+    CHECK(job_field(exed.port(), jid, "error").find("not retried") != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(exed.alive());
+    CHECK(http("GET", exed.port(), "/ping?target=node1").status == 200);
 }
