@@ -141,6 +141,10 @@ Settings load_settings(const std::string& path) {
 
     s.plugin_dirs = c.hasProperty("plugins.dirs") ? split_list(c.getString("plugins.dirs"))
                                                   : default_plugin_dirs();
+    s.plugin_isolation = c.getString("plugins.isolation", s.plugin_isolation);
+    if (s.plugin_isolation != "process" && s.plugin_isolation != "in_process")
+        throw ConfigError(fmt::format("plugins.isolation: '{}' is neither process nor in_process",
+                                      s.plugin_isolation));
     return s;
 }
 

@@ -45,6 +45,7 @@ struct Settings {
     std::string access_log;          // empty or "-": stdout
     // [plugins]
     std::vector<std::string> plugin_dirs;
+    std::string plugin_isolation = "process";  // process (a plugin host process) | in_process
 
     std::string config_path;         // absolute path of the file read
     Poco::AutoPtr<Poco::Util::AbstractConfiguration> raw;

@@ -18,6 +18,7 @@ enum class Errc {
     timeout,      // it did not finish in time; it goes on (see jid)
     unsupported,  // the plugin does not implement the operation
     internal,     // a plugin or the core misbehaved
+    plugin_crashed,  // the plugin host process died during the call (it is restarted)
 };
 
 class DomainError : public std::runtime_error {

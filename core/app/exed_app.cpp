@@ -11,7 +11,7 @@
 #include "metrics/agent_gauge.hpp"
 #include "operate/job_service.hpp"
 #include "operate/submitter.hpp"
-#include "plugins/in_process_client.hpp"
+#include "pluginhost/make_client.hpp"
 #include "redis/embedded.hpp"
 #include "runner/runner.hpp"
 #include "shovey/face.hpp"
@@ -217,8 +217,9 @@ int ExedApp::serve(bool worker_only) {
     plugins::Registry registry([&settings](const std::string& type) {
         return settings.section_json(type);
     });
-    registry.load_dirs(settings.plugin_dirs);
-    if (!registry.find("executor", settings.executor))
+    auto client_ptr = pluginhost::make_executor_client(settings, registry);  // loads the plugins
+    plugins::ExecutorClient& client = *client_ptr;
+    if (!client.available(client.executor()))
         exed_log().error(fmt::format("executor plugin '{}' is not loaded: operations will answer 503",
                                    settings.executor));
 
@@ -238,7 +239,6 @@ int ExedApp::serve(bool worker_only) {
     }
 
     std::string consumer = fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id());
-    plugins::InProcessClient client(registry, settings.executor);
     jobs::QueuedLeases queued;
     runner::WorkerPool runner(settings, client, store, locks, queue, queued, consumer);
     runner.start(settings.concurrency);
@@ -250,7 +250,7 @@ int ExedApp::serve(bool worker_only) {
         waitForTerminationRequest();
     } else {
         operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
-        operate::JobService job_service(settings, registry, store, pool);
+        operate::JobService job_service(settings, client, store, pool);
         jobs::AuditStream audit_stream(pool);
         // What plugins mark secret (SDK 1.2) is masked like [api] secret_args.
         for (auto& info : registry.list())

@@ -37,8 +37,11 @@ int level_of(const std::string& name) {
 
 }  // namespace
 
-void setup_logging(const Settings& s) {
-    auto errors = channel_for(s.error_log, "%Y-%m-%d %H:%M:%S.%i [%p] %s: %t");
+void setup_logging(const Settings& s, const std::string& prefix) {
+    auto errors = channel_for(s.error_log, "%Y-%m-%d %H:%M:%S.%i [%p] " + prefix + "%s: %t");
+    // setChannel("") reaches only loggers that exist: make the root one
+    // (Poco's Application made it already in exed, not in the plugin host).
+    Poco::Logger::root();
     Poco::Logger::setChannel("", errors);
     Poco::Logger::setLevel("", level_of(s.log_level));
     // The access log is its own file with just the request lines.

@@ -15,6 +15,7 @@ int status_of(Errc code) {
         case Errc::timeout: return 504;
         case Errc::unsupported: return 501;
         case Errc::internal: return 500;
+        case Errc::plugin_crashed: return 502;  // the upstream of this request, the plugin host, died
     }
     return 500;
 }

@@ -311,6 +311,12 @@ Settled Store::settle(const std::string& entry_id, const std::string& jid,
     return out;
 }
 
+int64_t Store::count_crash(const std::string& jid) {
+    Command c("HINCRBY");
+    c << keys::job(jid) << "crashes" << "1";
+    return pool_.run(c).num();
+}
+
 void Store::request_cancel(const std::string& jid) {
     Command c("HSET");
     c << keys::job(jid) << "cancel" << "1";

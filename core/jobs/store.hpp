@@ -104,6 +104,12 @@ public:
                    const std::string& take_for = "", int take = 1,
                    const ClaimRequest* then_claim = nullptr);
 
+    // Counts one more run of the job that ended with its executor's
+    // process (a crashed plugin host, or a worker lost mid-run); returns
+    // the count so far. The runner fails a job at its second, so a job
+    // that crashes whatever runs it is never retried for ever.
+    int64_t count_crash(const std::string& jid);
+
     void request_cancel(const std::string& jid);
     bool cancel_requested(const std::string& jid);
 

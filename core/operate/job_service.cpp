@@ -55,10 +55,9 @@ bool JobService::cancel(const jobs::Job& job) {
 Health JobService::health() {
     Health h;
     h.store_ok = store_up();
-    auto executor = registry_.find(catalogue::kind_name(catalogue::Kind::Executor), settings_.executor);
-    h.executor_loaded = executor != nullptr;
-    if (executor) {
-        auto answer = executor->check("health", "{}");
+    h.executor_loaded = client_.available(client_.executor());
+    if (h.executor_loaded) {
+        auto answer = client_.health();
         if (!answer.ok()) h.executor_error = answer.error.empty() ? "not ready" : answer.error;
     }
     return h;

@@ -6,7 +6,7 @@
 
 #include "config.hpp"
 #include "jobs/store.hpp"
-#include "plugins/registry.hpp"
+#include "plugins/executor_client.hpp"
 
 #include <map>
 #include <optional>
@@ -26,9 +26,9 @@ struct Health {
 
 class JobService {
 public:
-    JobService(const Settings& settings, plugins::Registry& registry, jobs::Store& store,
+    JobService(const Settings& settings, plugins::ExecutorClient& client, jobs::Store& store,
                redis::Pool& pool)
-        : settings_(settings), registry_(registry), store_(store), pool_(pool) {}
+        : settings_(settings), client_(client), store_(store), pool_(pool) {}
 
     // not_found when there is no such job (or `jid` cannot be one).
     jobs::Job get(const std::string& jid);
@@ -59,7 +59,7 @@ public:
 
 private:
     const Settings& settings_;
-    plugins::Registry& registry_;
+    plugins::ExecutorClient& client_;
     jobs::Store& store_;
     redis::Pool& pool_;
 };

@@ -18,6 +18,8 @@ Errc errc_of(int exed_status) {
         case EXED_ERR_BAD_INPUT: return Errc::invalid;
         case EXED_ERR_NOT_FOUND: return Errc::not_found;
         case EXED_ERR_UNSUPPORTED: return Errc::unsupported;
+        case plugins::kStatusCrashed: return Errc::plugin_crashed;
+        case plugins::kStatusHostDown: return Errc::unavailable;
         default: return Errc::internal;
     }
 }

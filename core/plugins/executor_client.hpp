@@ -31,6 +31,12 @@ struct PrepareRequest {
     std::string args_json;              // the op's arguments, a JSON object without "targets"
 };
 
+// Statuses of the seam itself, next to the exed_status values a plugin
+// returns (never returned by a plugin): the plugin host process died during
+// the call, or is not running (being restarted after a crash).
+constexpr int kStatusCrashed = 1000;
+constexpr int kStatusHostDown = 1001;
+
 struct Prepared {
     // EXED_OK, or why the job cannot be: the plugin's check refused
     // (EXED_ERR_BAD_INPUT, EXED_ERR_NOT_FOUND, ...), the plugin does not
@@ -67,6 +73,10 @@ public:
     // The configured executor, which expands targets and serves releasers'
     // run_executor.
     virtual PluginRef executor() const = 0;
+
+    // The configured executor's check of "health" (e.g. salt-api
+    // reachable); OK when it has no check.
+    virtual OpResult health() = 0;
 };
 
 }  // namespace exed::plugins

@@ -109,6 +109,17 @@ Prepared InProcessClient::prepare(const PrepareRequest& request) {
     return out;
 }
 
+OpResult InProcessClient::health() {
+    auto exec = find(executor());
+    if (!exec) {
+        OpResult r;
+        r.status = EXED_ERR;
+        r.error = not_loaded(executor());
+        return r;
+    }
+    return exec->check("health", "{}");
+}
+
 OpResult InProcessClient::run(const PluginRef& plugin, const std::string& op,
                               const std::string& document, CallHooks& hooks) {
     auto p = find(plugin);

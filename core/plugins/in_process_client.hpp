@@ -19,6 +19,7 @@ public:
     OpResult run(const PluginRef& plugin, const std::string& op, const std::string& document,
                  CallHooks& hooks) override;
     PluginRef executor() const override;
+    OpResult health() override;
 
 private:
     PluginPtr find(const PluginRef& plugin) const { return registry_.find(plugin.kind, plugin.type); }

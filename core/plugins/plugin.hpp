@@ -6,6 +6,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ public:
     virtual int64_t deadline() { return 0; }
     // The job id for log lines, or empty.
     virtual std::string job_id() const { return {}; }
+    // A client running the op in another process (the plugin host) gives
+    // the way to stop it there: hooks that can be stopped call it instead
+    // of signalling the process groups themselves, so the far side sets its
+    // cancel flag before its processes get SIGTERM and the op always sees
+    // it was cancelled. Empty: back to signalling here.
+    virtual void forward_stop(std::function<void()>) {}
 };
 
 class Plugin {

@@ -178,10 +178,24 @@ PluginPtr Registry::find(const std::string& kind, const std::string& type) const
     return it == plugins_.end() ? nullptr : it->second;
 }
 
+void Registry::mirror(std::vector<PluginInfo> loaded, std::vector<Refusal> refused) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirrored_ = std::move(loaded);
+    mirrored_refusals_ = std::move(refused);
+}
+
 std::vector<PluginInfo> Registry::list() const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<PluginInfo> out;
     for (const auto& [key, p] : plugins_) out.push_back(p->info());
+    out.insert(out.end(), mirrored_.begin(), mirrored_.end());
+    return out;
+}
+
+std::vector<Refusal> Registry::refusals() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Refusal> out = refusals_;
+    out.insert(out.end(), mirrored_refusals_.begin(), mirrored_refusals_.end());
     return out;
 }
 

@@ -31,10 +31,16 @@ public:
     // Loads one file; returns false (and records a refusal) when refused.
     bool load_file(const std::string& path);
 
+    // Plugins loaded in another process (the plugin host), as it reported
+    // them: list() and refusals() answer for them without loading
+    // anything here; find() does not (they are called through the host).
+    // Replaces what an earlier report said.
+    void mirror(std::vector<PluginInfo> loaded, std::vector<Refusal> refused);
+
     PluginPtr find(const std::string& kind, const std::string& type) const;
     std::vector<PluginInfo> list() const;
     std::vector<PluginInfo> list(const std::string& kind) const;
-    const std::vector<Refusal>& refusals() const { return refusals_; }
+    std::vector<Refusal> refusals() const;
 
 private:
     void refuse(const std::string& path, const std::string& reason);
@@ -43,6 +49,8 @@ private:
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, std::string>, PluginPtr> plugins_;
     std::vector<Refusal> refusals_;
+    std::vector<PluginInfo> mirrored_;
+    std::vector<Refusal> mirrored_refusals_;
 };
 
 }  // namespace exed::plugins

@@ -2,6 +2,7 @@
 
 #include "catalogue.hpp"
 #include "json.hpp"
+#include "plugins/run_executor.hpp"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
@@ -94,36 +95,7 @@ void JobHooks::untrack_process(pid_t pgid) {
 }
 
 int JobHooks::run_executor(const std::string& request_json, std::string& out) {
-    auto message = [&](const std::string& m) {
-        Poco::JSON::Object o;
-        o.set("message", m);
-        out = json_string(o);
-    };
-    auto exec = client_.executor();
-    if (!client_.available(exec)) {
-        message("executor plugin '" + exec.type + "' is not loaded");
-        return EXED_ERR;
-    }
-    std::string op, args;
-    try {
-        auto req = parse_json(request_json).extract<Poco::JSON::Object::Ptr>();
-        op = req->getValue<std::string>("op");
-        args = req->has("args") ? json_string(req->get("args")) : "{}";
-    } catch (const Poco::Exception& e) {
-        message("bad run_executor request: " + e.displayText());
-        return EXED_ERR_BAD_INPUT;
-    }
-    if (op == catalogue::expand_op) {
-        message(std::string("run_executor cannot run '") + catalogue::expand_op + "'");
-        return EXED_ERR_BAD_INPUT;
-    }
-    auto r = client_.run(exec, op, args, *this);  // same job: same events, cancel, processes
-    if (r.ok()) {
-        out = r.result.empty() ? "{}" : r.result;
-    } else {
-        message(r.error);
-    }
-    return r.status;
+    return plugins::run_executor_request(client_, request_json, out, *this);
 }
 
 void JobHooks::signal_all(int sig) {
@@ -132,14 +104,27 @@ void JobHooks::signal_all(int sig) {
 }
 
 void JobHooks::stop(const std::string& reason) {
+    std::function<void()> forward;
     {
         std::lock_guard<std::mutex> l(mutex_);
         if (stop_) return;
         reason_ = reason;
         stopped_at_ = std::chrono::steady_clock::now();
         stop_ = true;
+        forward = forward_stop_;
     }
-    signal_all(SIGTERM);
+    if (forward) forward();  // the plugin host flags the cancel, then sends SIGTERM
+    else signal_all(SIGTERM);
+}
+
+void JobHooks::forward_stop(std::function<void()> forward) {
+    bool stopped;
+    {
+        std::lock_guard<std::mutex> l(mutex_);
+        forward_stop_ = forward;
+        stopped = stop_;
+    }
+    if (stopped && forward) forward();  // stopped before the op began
 }
 
 void JobHooks::kill_remaining() { signal_all(SIGKILL); }

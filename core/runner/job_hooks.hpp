@@ -30,6 +30,7 @@ public:
     int run_executor(const std::string& request_json, std::string& out) override;
     int64_t deadline() override { return deadline_; }
     std::string job_id() const override { return jid_; }
+    void forward_stop(std::function<void()> forward) override;
 
     // Control, from the watchdog: ask the plugin to stop and SIGTERM its
     // process groups; after the grace period, SIGKILL whatever is left.
@@ -65,6 +66,7 @@ private:
     std::atomic<bool> stop_{false};
     mutable std::mutex mutex_;
     std::set<pid_t> groups_;
+    std::function<void()> forward_stop_;  // set while a plugin host runs the op
     std::string reason_;
     std::chrono::steady_clock::time_point stopped_at_;
     std::vector<std::string> events_;

@@ -37,6 +37,10 @@ constexpr auto kAhead = std::chrono::milliseconds(20);
 // at its next tick (every 200 ms). Later events are written at once.
 constexpr auto kDeferEvents = std::chrono::milliseconds(10);
 
+// A job whose runs ended with their executor's process this many times
+// (plugin host crashes, lost workers) is failed, never run again.
+constexpr int64_t kMaxCrashes = 2;
+
 int64_t now_s() { return int64_t(time(nullptr)); }
 
 bool is_read_only(const std::string& operation) {
@@ -229,6 +233,14 @@ WorkerPool::Next WorkerPool::run_entry(Worker& w, const jobs::Taken& taken, bool
             return finish_failed(w, *job, entry.id, take,
                                  fmt::format("worker {} was lost while running the job", job->worker));
         }
+        // A read-only job is rerun once: a second loss is a job that takes
+        // down whatever runs it (a plugin crashing an exed that runs it in
+        // process), which must not crash-loop exed at every restart.
+        if (reclaimed && job->status == jobs::status::running && store_.count_crash(job->jid) >= kMaxCrashes) {
+            return finish_failed(w, *job, entry.id, take,
+                                 fmt::format("worker {} was lost while running the job, its second loss or "
+                                             "crash: not retried", job->worker));
+        }
         // The locks were leased at submit; claim re-takes them in case the lease
         // ran out while queued (re-entrant for this job, refused if someone else
         // has them). A new delivery must still be queued: one taken ahead may
@@ -275,6 +287,7 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
                                          job.targets.size(), w.consumer));
         // The document made and signed at submit, targets included, as is.
         r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
+        while (rerun_after_crash(job, *hooks, r)) r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
     }
 
     metrics::global().op_finished(job.operate, job.plugin_type,
@@ -344,6 +357,24 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
     logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
                                      error.empty() ? "" : ": " + error));
     return next;
+}
+
+bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r) {
+    if (r.status != plugins::kStatusCrashed) return false;
+    int64_t crashes = 0;
+    try {
+        crashes = store_.count_crash(job.jid);
+    } catch (const std::exception& e) {
+        logger().warning(fmt::format("[{}] cannot count the crash: {}", job.jid, e.what()));
+        return false;
+    }
+    if (crashes >= kMaxCrashes) {
+        r.error += "; it crashed its executor twice: failed, not retried";
+        return false;
+    }
+    if (!is_read_only(job.operate) || hooks.stopping()) return false;
+    logger().warning(fmt::format("[{}] rerunning read-only job after a plugin host crash", job.jid));
+    return true;
 }
 
 void WorkerPool::watchdog_loop() {

@@ -92,6 +92,10 @@ private:
     Next settle(Worker& w, const std::string& entry_id, const std::string& jid,
                 const std::vector<std::string>& hosts, const std::optional<jobs::Ending>& end,
                 bool take);
+    // After a run that crashed the plugin host: counts the crash in the
+    // job's record and says whether to run it again (a read-only job, once);
+    // otherwise completes r.error.
+    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r);
     // The checks run_entry makes before a claim, for an entry taken ahead.
     bool claimable(const jobs::Taken& taken);
 

@@ -41,7 +41,7 @@ std::set<std::pair<std::string, std::string>> server_routes(const SharedRedis& r
     exed::plugins::InProcessClient client(registry, settings.executor);
     exed::jobs::QueuedLeases queued;
     exed::operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
-    exed::operate::JobService jobs(settings, registry, store, *pool);
+    exed::operate::JobService jobs(settings, client, store, *pool);
     exed::http::security::Security security({}, settings, {},
                                             [](const std::string&) { return std::vector<std::string>{}; });
     exed::http::Services services{settings, registry, submitter, jobs, security};

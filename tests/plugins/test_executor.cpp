@@ -16,6 +16,7 @@ static_assert(EXED_ABI_MINOR == EXED_EXPECT_ABI_MINOR, "built against the wrong 
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/StringTokenizer.h>
 
+#include <cstdlib>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -105,6 +106,12 @@ public:
         hosts_ = split(cfg->optValue<std::string>("hosts", "node1,node2,node3"), ",");
         for (auto& h : split(cfg->optValue<std::string>("down", ""), ",")) down_.insert(h);
         ping_delay_ms_ = std::stoi(cfg->optValue<std::string>("ping_delay_ms", "0"));
+        // Hosts whose every op crashes the process the plugin runs in (a
+        // segfault, as a buggy plugin would): the plugin host tests.
+        for (auto& h : split(cfg->optValue<std::string>("crash_hosts", ""), ",")) {
+            crash_.insert(h);
+            hosts_.push_back(h);
+        }
         if (cfg->optValue<std::string>("fail_init", "") == "1")
             throw exed::Error("fail_init is set");
     }
@@ -119,6 +126,7 @@ public:
 
     std::string targets(exed::Call&, const std::string& args_json) override {
         std::string pattern = parse(args_json)->optValue<std::string>("pattern", "*");
+        if (!crash_.empty() && pattern == "crash-expand") crash();  // a crash in target expansion
         Poco::JSON::Array out;
         for (auto& p : split(pattern, ",:")) {
             Poco::Glob glob(p);
@@ -206,6 +214,7 @@ private:
         for (auto& h : targets_of(parse(args_json))) {
             call.check_cancelled();
             Object::Ptr r;
+            if (crash_.count(h)) crash();
             if (down_.count(h)) {
                 r = new Object;
                 r->set("status", 3);
@@ -221,8 +230,13 @@ private:
         return to_json(result);
     }
 
+    [[noreturn]] static void crash() {
+        raise(SIGSEGV);
+        abort();
+    }
+
     std::vector<std::string> hosts_;
-    std::set<std::string> down_;
+    std::set<std::string> down_, crash_;
     int ping_delay_ms_ = 0;
 };
 

@@ -1,0 +1,176 @@
+#include "pluginhost/host_client.hpp"
+
+#include "catalogue.hpp"
+
+#include <Poco/Logger.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+#include <set>
+
+#include <signal.h>
+
+namespace exed::pluginhost {
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("exed.pluginhost"); }
+
+// How long a call waits for a host being restarted: a request thread
+// briefly, a job (already taken by its worker) through a whole backoff.
+constexpr auto kHealthWait = std::chrono::seconds(2);
+constexpr auto kPrepareWait = std::chrono::seconds(10);
+constexpr auto kRunWait = std::chrono::seconds(30);
+constexpr auto kPoll = std::chrono::milliseconds(50);
+
+std::string host_down() {
+    return "the plugin host is not running (it is being restarted after a crash); retry shortly";
+}
+
+std::string crashed(const std::string& how, const plugins::PluginRef& plugin, const std::string& doing) {
+    return fmt::format("the plugin host crashed ({}) while {} plugin '{}' {}; it is being restarted", how,
+                       plugin.kind, plugin.type, doing);
+}
+
+// The result frame of a call without hooks (prepare, health); nullptr
+// when the host died first.
+Poco::JSON::Object::Ptr await_result(HostProcess& host, PendingCall& call) {
+    for (;;) {
+        auto frame = call.next(kPoll);
+        if (frame && text_of(*frame, "t") == "result") {
+            host.end(call.id());
+            return frame;
+        }
+        if (!frame && call.crashed()) return nullptr;
+    }
+}
+
+}  // namespace
+
+PluginHostClient::PluginHostClient(const std::string& config_path, std::string executor_type,
+                                   plugins::Registry& registry)
+    : host_(config_path, [&registry](const Listing& l) { registry.mirror(l.plugins, l.refusals); }),
+      executor_type_(std::move(executor_type)) {
+    if (!host_.start(60)) logger().error("the plugin host did not report its plugins within 60 s");
+}
+
+PluginHostClient::~PluginHostClient() { host_.stop(); }
+
+plugins::PluginRef PluginHostClient::executor() const {
+    return {catalogue::kind_name(catalogue::Kind::Executor), executor_type_};
+}
+
+bool PluginHostClient::available(const plugins::PluginRef& plugin) const {
+    auto listing = host_.listing();
+    return listing.ops.count({plugin.kind, plugin.type}) > 0;
+}
+
+bool PluginHostClient::implements(const plugins::PluginRef& plugin, const std::string& op) const {
+    auto listing = host_.listing();
+    auto it = listing.ops.find({plugin.kind, plugin.type});
+    return it != listing.ops.end() && it->second.count(op) > 0;
+}
+
+plugins::Prepared PluginHostClient::prepare(const plugins::PrepareRequest& request) {
+    plugins::Prepared out;
+    auto call = host_.call(prepare_message(request), kPrepareWait);
+    if (!call) {
+        out.status = plugins::kStatusHostDown;
+        out.error = host_down();
+        return out;
+    }
+    if (auto frame = await_result(host_, *call)) return prepared_of(*frame);
+    out.status = plugins::kStatusCrashed;
+    auto plugin = request.op.empty() ? executor() : request.plugin;
+    out.error = crashed(call->crash(), plugin,
+                        request.op.empty() ? "expanded targets" : "prepared '" + request.op + "'");
+    return out;
+}
+
+plugins::OpResult PluginHostClient::health() {
+    plugins::OpResult out;
+    Poco::JSON::Object message;
+    message.set("t", "health");
+    auto call = host_.call(message, kHealthWait);
+    if (!call) {
+        out.status = plugins::kStatusHostDown;
+        out.error = host_down();
+        return out;
+    }
+    if (auto frame = await_result(host_, *call)) return result_of(*frame);
+    out.status = plugins::kStatusCrashed;
+    out.error = crashed(call->crash(), executor(), "checked its health");
+    return out;
+}
+
+plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const std::string& op,
+                                        const std::string& document, plugins::CallHooks& hooks) {
+    plugins::OpResult out;
+    Poco::JSON::Object message;
+    message.set("t", "run");
+    message.set("kind", plugin.kind);
+    message.set("type", plugin.type);
+    message.set("op", op);
+    message.set("doc", document);
+    message.set("deadline", hooks.deadline());
+    message.set("job", hooks.job_id());
+    auto call = host_.call(message, kRunWait);
+    if (!call) {
+        out.status = plugins::kStatusHostDown;
+        out.error = host_down();
+        return out;
+    }
+    std::set<pid_t> groups;  // started for this call and not yet ended
+    auto cancel_sent = std::make_shared<std::atomic<bool>>(false);
+    auto send_cancel = [this, id = call->id(), cancel_sent] {
+        if (cancel_sent->exchange(true)) return;
+        Poco::JSON::Object cancel;
+        cancel.set("t", "cancel");
+        cancel.set("id", id);
+        host_.send(cancel);
+    };
+    hooks.forward_stop(send_cancel);
+    struct Unforward {
+        plugins::CallHooks& hooks;
+        ~Unforward() { hooks.forward_stop({}); }
+    } unforward{hooks};
+    for (;;) {
+        if (hooks.cancelled()) send_cancel();  // hooks that do not forward their stop
+        auto frame = call->next(kPoll);
+        if (!frame) {
+            if (!call->crashed()) continue;
+            // Its commands outlive the host (they are its orphans now): they
+            // belonged to this call, so they end with it.
+            for (pid_t g : groups) {
+                if (kill(-g, SIGKILL) == 0)
+                    logger().warning(fmt::format("[{}] killed process group {} left by the crashed plugin host",
+                                                 hooks.job_id(), g));
+                hooks.untrack_process(g);
+            }
+            out.status = plugins::kStatusCrashed;
+            out.error = crashed(call->crash(), plugin, "ran '" + op + "'");
+            return out;
+        }
+        std::string type = text_of(*frame, "t");
+        if (type == "emit") {
+            hooks.emit(text_of(*frame, "e"));
+        } else if (type == "track" || type == "untrack") {
+            pid_t pgid = pid_t(frame->optValue<int>("pgid", 0));
+            if (pgid <= 0) continue;
+            if (type == "track") {
+                groups.insert(pgid);
+                hooks.track_process(pgid);
+            } else {
+                groups.erase(pgid);
+                hooks.untrack_process(pgid);
+            }
+        } else if (type == "result") {
+            host_.end(call->id());
+            return result_of(*frame);
+        }
+    }
+}
+
+}  // namespace exed::pluginhost

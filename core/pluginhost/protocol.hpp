@@ -1,0 +1,54 @@
+// The messages between exed and its plugin host, as frames (frame.hpp).
+// Every message has "t" (its type); calls and what belongs to them carry
+// "id", chosen by exed and unique among its calls in flight.
+//
+//   exed -> host   prepare {id, kind, type, op, patterns, args}
+//                  run     {id, kind, type, op, doc, deadline, job}
+//                  health  {id}
+//                  cancel  {id}            (the job of run `id` was cancelled)
+//   host -> exed   hello   {pid, plugins, refusals}   (once, when loaded)
+//                  emit    {id, e}         (an event of run `id`)
+//                  track / untrack {id, pgid}
+//                  result  {id, status, error, ...}   (the call's end)
+//
+// A run's releaser reaches the executor inside the host (run_executor):
+// both plugins live there, so nothing of it crosses the socket.
+#pragma once
+
+#include "plugins/executor_client.hpp"
+#include "plugins/registry.hpp"
+
+#include <Poco/JSON/Object.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace exed::pluginhost {
+
+// What the host loaded, as its hello said.
+struct Listing {
+    std::vector<plugins::PluginInfo> plugins;
+    std::vector<plugins::Refusal> refusals;
+    std::map<std::pair<std::string, std::string>, std::set<std::string>> ops;  // (kind, type) -> ops
+};
+
+Poco::JSON::Object hello_message(const plugins::Registry& registry);
+Listing listing_of(const Poco::JSON::Object& hello);
+
+Poco::JSON::Object prepare_message(const plugins::PrepareRequest& request);
+plugins::PrepareRequest prepare_request_of(const Poco::JSON::Object& message);
+
+Poco::JSON::Object prepared_message(const plugins::Prepared& prepared);
+plugins::Prepared prepared_of(const Poco::JSON::Object& message);
+
+Poco::JSON::Object result_message(const plugins::OpResult& result);
+plugins::OpResult result_of(const Poco::JSON::Object& message);
+
+// Strings and arrays of strings of a message; empty when absent.
+std::string text_of(const Poco::JSON::Object& message, const std::string& key);
+std::vector<std::string> texts_of(const Poco::JSON::Object& message, const std::string& key);
+
+}  // namespace exed::pluginhost

@@ -1,0 +1,210 @@
+// Plugins run outside the daemon (issue 14): a plugin that segfaults kills
+// its plugin host process, not exed. Real exed processes with the test
+// executor, whose `crash_hosts` make every op on them segfault.
+#include "support/fixtures.hpp"
+#include "support/http_client.hpp"
+#include "support/procs.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <dirent.h>
+#include <signal.h>
+#include <fstream>
+#include <thread>
+
+using namespace exed::test;
+
+namespace {
+
+const std::string kCrashConf = "crash_hosts = crash1\n";
+
+std::string job_field(int port, const std::string& jid, const std::string& field) {
+    auto r = http("GET", port, "/jobs/" + jid);
+    if (r.status != 200) return "";
+    return r.object()->optValue<std::string>(field, "");
+}
+
+// Waits until the job is no longer queued or running; its status.
+std::string wait_ended(int port, const std::string& jid, int seconds) {
+    std::string st;
+    for (int i = 0; i < seconds * 10; ++i) {
+        st = job_field(port, jid, "status");
+        if (!st.empty() && st != "queued" && st != "running") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The plugin host exed started: its child running `exed plugin-host`.
+pid_t plugin_host_of(pid_t exed) {
+    DIR* d = opendir("/proc");
+    pid_t found = 0;
+    while (dirent* e = d ? readdir(d) : nullptr) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        std::string dir = std::string("/proc/") + e->d_name;
+        std::string stat = read_all(dir + "/stat");
+        size_t paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        long ppid = 0;
+        char state = 0;
+        if (sscanf(stat.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2 || ppid != exed) continue;
+        if (read_all(dir + "/cmdline").find(std::string("plugin-host\0", 12)) != std::string::npos)
+            found = pid_t(std::stol(e->d_name));
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+size_t count_of(const std::string& text, const std::string& what, size_t from = 0) {
+    size_t n = 0;
+    for (size_t at = text.find(what, from); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+int wait_health(int port, int seconds) {
+    int status = 0;
+    for (int i = 0; i < seconds * 10 && status != 200; ++i) {
+        status = http("GET", port, "/health").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return status;
+}
+
+}  // namespace
+
+TEST_CASE("plugin host: a plugin that segfaults fails the request with a 5xx naming it, and exed goes on") {
+    ExedProcess exed(test_config("embedded", kCrashConf));
+    exed.start();
+    // The op crashes (twice: a read-only op is run once more).
+    auto r = http("GET", exed.port(), "/ping?target=crash1");
+    CHECK(r.status >= 500);
+    CHECK(r.status <= 599);
+    std::string message = r.object()->optValue<std::string>("message", "");
+    CHECK(message.find("crashed") != std::string::npos);
+    CHECK(message.find("executor plugin 'test'") != std::string::npos);
+    // Target expansion crashes: the request answers 502 at once.
+    r = http("GET", exed.port(), "/target?pattern=crash-expand");
+    CHECK(r.status == 502);
+    message = r.object()->optValue<std::string>("message", "");
+    CHECK(message.find("crashed") != std::string::npos);
+    CHECK(message.find("'test'") != std::string::npos);
+    // exed is still up, restarted its host and serves everything as before.
+    REQUIRE(exed.alive());
+    CHECK(wait_health(exed.port(), 20) == 200);
+    r = http("GET", exed.port(), "/ping?target=node1");
+    CHECK(r.status == 200);
+    CHECK(r.body.find("node1") != std::string::npos);
+    CHECK(count_of(exed.log(), "plugin host (pid") >= 3);
+    CHECK(exed.log().find("restarting it in") != std::string::npos);
+}
+
+TEST_CASE("plugin host: an async job that crashes its executor fails, says so, and is never retried") {
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(), kCrashConf));
+    exed.start();
+    // Not read-only: failed at its first crash.
+    auto r = http("POST", exed.port(), "/execute", R"({"targets":["crash1"],"cmd":"true"})");
+    REQUIRE(r.status == 201);
+    std::string execute_jid = r.object()->getValue<std::string>("jid");
+    CHECK(wait_ended(exed.port(), execute_jid, 30) == "failed");
+    CHECK(job_field(exed.port(), execute_jid, "error").find("plugin host crashed") != std::string::npos);
+    // Read-only: run once more, failed at its second crash.
+    size_t crashes_before = count_of(exed.log(), "crashed: ");
+    r = http("POST", exed.port(), "/ping", R"({"targets":["crash1"]})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    CHECK(wait_ended(exed.port(), jid, 30) == "failed");
+    std::string error = job_field(exed.port(), jid, "error");
+    CHECK(error.find("crashed") != std::string::npos);
+    CHECK(error.find("twice") != std::string::npos);
+    CHECK(count_of(exed.log(), "crashed: ") - crashes_before == 2);
+    // The original bug: the crashing job was run again at every restart.
+    REQUIRE(exed.alive());
+    exed.stop();
+    size_t log_before = exed.log().size();
+    exed.start();
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // > lease (3 s): a lost job would be reclaimed
+    CHECK(exed.alive());
+    CHECK(job_field(exed.port(), jid, "status") == "failed");
+    CHECK(exed.log().find("crashed: ", log_before) == std::string::npos);
+    CHECK(http("GET", exed.port(), "/ping?target=node1").status == 200);
+}
+
+TEST_CASE("plugin host: the API process maps no plugin code, its plugin host does") {
+    SharedRedis redis;  // not embedded: the kill -9 below orphans nothing
+    ExedProcess exed(test_config(redis.url()));
+    exed.start();
+    pid_t host = plugin_host_of(exed.pid());
+    REQUIRE(host > 0);
+    CHECK(read_all("/proc/" + std::to_string(exed.pid()) + "/maps").find("test_executor.so") ==
+          std::string::npos);
+    CHECK(read_all("/proc/" + std::to_string(host) + "/maps").find("test_executor.so") != std::string::npos);
+    // What it loaded is still known to the API: /plugins and /metrics.
+    auto r = http("GET", exed.port(), "/plugins");
+    CHECK(r.body.find("\"type\":\"test\"") != std::string::npos);
+    r = http("GET", exed.port(), "/metrics");
+    CHECK(r.body.find("exed_plugins_loaded{kind=\"executor\",type=\"test\"} 1") != std::string::npos);
+    // The plugin host goes with exed, even one killed with SIGKILL.
+    exed.kill9();
+    for (int i = 0; i < 50 && kill(host, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(kill(host, 0) != 0);
+}
+
+TEST_CASE("plugin host: isolation = in_process loads the plugins into exed (the debugging mode)") {
+    ExedProcess exed(test_config("embedded", "[plugins]\nisolation = in_process\n"));
+    exed.start();
+    CHECK(plugin_host_of(exed.pid()) == 0);
+    CHECK(read_all("/proc/" + std::to_string(exed.pid()) + "/maps").find("test_executor.so") !=
+          std::string::npos);
+    CHECK(http("GET", exed.port(), "/ping?target=node1").status == 200);
+}
+
+TEST_CASE("plugin host: the commands a crashed host had started are killed") {
+    ExedProcess exed(test_config("embedded", kCrashConf));
+    exed.start();
+    auto r = http("POST", exed.port(), "/execute", R"({"targets":["node1"],"cmd":"sleep 4242"})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    for (int i = 0; i < 100 && count_processes("sleep 4242") == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(count_processes("sleep 4242") == 1);
+    // Another job crashes the host while the command runs.
+    r = http("POST", exed.port(), "/execute", R"({"targets":["crash1"],"cmd":"true"})");
+    REQUIRE(r.status == 201);
+    CHECK(wait_ended(exed.port(), jid, 30) == "failed");
+    CHECK(job_field(exed.port(), jid, "error").find("crashed") != std::string::npos);
+    for (int i = 0; i < 100 && count_processes("sleep 4242") > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(count_processes("sleep 4242") == 0);
+    CHECK(exed.log().find("killed process group") != std::string::npos);
+}
+
+TEST_CASE("isolation = in_process: a job that crashes exed is failed at its second crash, not rerun at every restart") {
+    // The original bug: the crashed read-only job was reclaimed and rerun
+    // after every restart, and crashed exed again each time.
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url(), kCrashConf + "[plugins]\nisolation = in_process\n"));
+    exed.start();
+    auto r = http("POST", exed.port(), "/ping", R"({"targets":["crash1"]})");
+    REQUIRE(r.status == 201);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    auto wait_dead = [&](int seconds) {
+        for (int i = 0; i < seconds * 10 && exed.alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return !exed.alive();
+    };
+    REQUIRE(wait_dead(20));  // crash 1: in process, the plugin takes exed down
+    exed.start();
+    REQUIRE(wait_dead(30));  // reclaimed after the lease, rerun once: crash 2
+    exed.start();
+    CHECK(wait_ended(exed.port(), jid, 30) == "failed");
+    CHECK(job_field(exed.port(), jid, "error").find("not retried") != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(exed.alive());
+    CHECK(http("GET", exed.port(), "/ping?target=node1").status == 200);
+}
