@@ -72,7 +72,7 @@ TEST_CASE("GET /metrics: Prometheus text with the issue's metric names, valid fo
     CHECK(has_line(m, "exed_http_request_duration_seconds_bucket{route=\"/ping\",le=\"+Inf\"} 2"));
     CHECK(has_line(m, "exed_op_duration_seconds_count{op=\"ping\",executor=\"test\"} 2"));
     CHECK(has_line(m, "exed_plugins_loaded{kind=\"executor\",type=\"test\"} 1"));
-    CHECK(has_line(m, "exed_plugin_load_errors_total 7"));  // the seven broken plugins
+    CHECK(has_line(m, "exed_plugin_load_errors_total 8"));  // the eight broken plugins
     CHECK(has_line(m, "exed_redis_up 1"));
     CHECK(has_line(m, "exed_shovey_nodes{status=\"up\"} 4"));
     CHECK(has_line(m, "exed_shovey_nodes{status=\"down\"} 1"));
