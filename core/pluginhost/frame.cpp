@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <string>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,15 +13,16 @@ namespace exed::pluginhost {
 
 namespace {
 
-bool read_all(int fd, char* data, size_t size) {
-    while (size > 0) {
-        ssize_t n = ::read(fd, data, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data += n;
-        size -= size_t(n);
-    }
-    return true;
+constexpr size_t kHeader = 4 + 8;  // text length, call id
+
+void put_be(unsigned char* out, int bytes, uint64_t value) {
+    for (int i = bytes - 1; i >= 0; --i, value >>= 8) out[i] = static_cast<unsigned char>(value & 0xff);
+}
+
+uint64_t get_be(const unsigned char* in, int bytes) {
+    uint64_t value = 0;
+    for (int i = 0; i < bytes; ++i) value = value << 8 | in[i];
+    return value;
 }
 
 bool write_all(int fd, const char* data, size_t size) {
@@ -37,26 +39,80 @@ bool write_all(int fd, const char* data, size_t size) {
 
 }  // namespace
 
-Poco::JSON::Object::Ptr read_frame(int fd) {
-    unsigned char head[4];
-    if (!read_all(fd, reinterpret_cast<char*>(head), sizeof head)) return nullptr;
-    uint32_t size = uint32_t(head[0]) << 24 | uint32_t(head[1]) << 16 | uint32_t(head[2]) << 8 | head[3];
-    if (size == 0 || size > kMaxFrame) return nullptr;
-    std::string text(size, '\0');
-    if (!read_all(fd, text.data(), size)) return nullptr;
+FrameReader::FrameReader(int fd, int also_fd) : fd_(fd), also_fd_(also_fd) {}
+
+bool FrameReader::next(int64_t& id, std::string& text) {
+    for (;;) {
+        size_t have = buffer_.size() - at_;
+        if (have >= kHeader) {
+            auto head = reinterpret_cast<const unsigned char*>(buffer_.data() + at_);
+            size_t size = get_be(head, 4);
+            if (size == 0 || size > kMaxFrame) return false;
+            if (have >= kHeader + size) {
+                id = int64_t(get_be(head + 4, 8));
+                text.assign(buffer_, at_ + kHeader, size);
+                at_ += kHeader + size;
+                return true;
+            }
+        }
+        buffer_.erase(0, at_);
+        at_ = 0;
+        char chunk[64 * 1024];
+        ssize_t n = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n > 0) {
+            buffer_.append(chunk, size_t(n));
+            continue;
+        }
+        if (n == 0) return false;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+        pollfd fds[2] = {{fd_, POLLIN, 0}, {also_fd_, POLLIN, 0}};
+        if (::poll(fds, also_fd_ >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && (fds[1].revents & POLLIN)) return false;
+    }
+}
+
+Poco::JSON::Object::Ptr parse_frame(const std::string& text, std::vector<std::string>* strings) {
+    size_t end = text.find('\0');
+    if (end != std::string::npos && strings) {
+        for (size_t at = end + 1; at < text.size();) {
+            if (text.size() - at < 4) return nullptr;
+            size_t size = get_be(reinterpret_cast<const unsigned char*>(text.data() + at), 4);
+            at += 4;
+            if (text.size() - at < size) return nullptr;
+            strings->emplace_back(text, at, size);
+            at += size;
+        }
+    }
     try {
-        return parse_json(text).extract<Poco::JSON::Object::Ptr>();
+        return parse_json(end == std::string::npos ? text : text.substr(0, end))
+            .extract<Poco::JSON::Object::Ptr>();
     } catch (const Poco::Exception&) {
         return nullptr;
     }
 }
 
-bool FrameWriter::write(const Poco::JSON::Object& message) {
-    std::string text = json_string(message);
-    if (text.size() > kMaxFrame) return false;
-    uint32_t size = uint32_t(text.size());
-    text.insert(0, std::string{char(size >> 24), char(size >> 16 & 0xff), char(size >> 8 & 0xff),
-                               char(size & 0xff)});
+bool FrameWriter::write(const Poco::JSON::Object& message, const std::vector<std::string>& strings) {
+    std::string text(kHeader, '\0');  // the header, filled in below
+    text += json_string(message);
+    if (!strings.empty()) {
+        text += '\0';
+        for (const auto& s : strings) {
+            unsigned char size[4];
+            put_be(size, 4, s.size());
+            text.append(reinterpret_cast<const char*>(size), sizeof size);
+            text += s;
+        }
+    }
+    size_t body = text.size() - kHeader;
+    if (body > kMaxFrame) return false;
+    unsigned char head[kHeader];
+    put_be(head, 4, body);
+    put_be(head + 4, 8, uint64_t(message.optValue<int64_t>("id", 0)));
+    text.replace(0, kHeader, reinterpret_cast<const char*>(head), kHeader);
     std::lock_guard<std::mutex> lock(mutex_);
     return write_all(fd_, text.data(), text.size());
 }

@@ -34,11 +34,13 @@ std::string crashed(const std::string& how, const plugins::PluginRef& plugin, co
                        plugin.kind, plugin.type, doing);
 }
 
-// The result frame of a call without hooks (prepare, health); nullptr
-// when the host died first.
-Poco::JSON::Object::Ptr await_result(HostProcess& host, PendingCall& call) {
+// The result frame of a call without hooks (prepare, health), its raw
+// strings in `strings`; nullptr when the host died first.
+Poco::JSON::Object::Ptr await_result(HostProcess& host, PendingCall& call,
+                                     std::vector<std::string>* strings = nullptr) {
     for (;;) {
-        auto frame = call.next(kPoll);
+        if (strings) strings->clear();
+        auto frame = call.next(kPoll, strings);
         if (frame && text_of(*frame, "t") == "result") {
             host.end(call.id());
             return frame;
@@ -63,14 +65,13 @@ plugins::PluginRef PluginHostClient::executor() const {
 }
 
 bool PluginHostClient::available(const plugins::PluginRef& plugin) const {
-    auto listing = host_.listing();
-    return listing.ops.count({plugin.kind, plugin.type}) > 0;
+    return host_.listing()->ops.count({plugin.kind, plugin.type}) > 0;
 }
 
 bool PluginHostClient::implements(const plugins::PluginRef& plugin, const std::string& op) const {
     auto listing = host_.listing();
-    auto it = listing.ops.find({plugin.kind, plugin.type});
-    return it != listing.ops.end() && it->second.count(op) > 0;
+    auto it = listing->ops.find({plugin.kind, plugin.type});
+    return it != listing->ops.end() && it->second.count(op) > 0;
 }
 
 plugins::Prepared PluginHostClient::prepare(const plugins::PrepareRequest& request) {
@@ -81,7 +82,8 @@ plugins::Prepared PluginHostClient::prepare(const plugins::PrepareRequest& reque
         out.error = host_down();
         return out;
     }
-    if (auto frame = await_result(host_, *call)) return prepared_of(*frame);
+    std::vector<std::string> strings;
+    if (auto frame = await_result(host_, *call, &strings)) return prepared_of(*frame, std::move(strings));
     out.status = plugins::kStatusCrashed;
     auto plugin = request.op.empty() ? executor() : request.plugin;
     out.error = crashed(call->crash(), plugin,

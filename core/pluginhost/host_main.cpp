@@ -112,9 +112,13 @@ public:
 
     // Reads calls until the socket closes.
     void serve() {
-        while (auto message = read_frame(kHostFd)) {
+        FrameReader reader(kHostFd);
+        int64_t id = 0;
+        std::string text;
+        while (reader.next(id, text)) {
+            auto message = parse_frame(text);
+            if (!message) break;  // not our own exed
             std::string type = text_of(*message, "t");
-            int64_t id = message->optValue<int64_t>("id", 0);
             if (type == "cancel") {
                 std::lock_guard<std::mutex> lock(mutex_);
                 if (auto it = runs_.find(id); it != runs_.end()) it->second->cancel();
@@ -134,8 +138,9 @@ public:
 private:
     void call(const Poco::JSON::Object& message, const std::string& type, int64_t id) {
         Poco::JSON::Object answer;
+        std::vector<std::string> strings;
         if (type == "prepare") {
-            answer = prepared_message(client_.prepare(prepare_request_of(message)));
+            answer = prepared_message(client_.prepare(prepare_request_of(message)), strings);
         } else if (type == "health") {
             answer = result_message(client_.health());
         } else {
@@ -155,7 +160,7 @@ private:
             answer = result_message(r);
         }
         answer.set("id", id);
-        out_.write(answer);
+        out_.write(answer, strings);
     }
 
     plugins::ExecutorClient& client_;

@@ -12,7 +12,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -47,13 +46,22 @@ std::string describe(int status) {
 
 }  // namespace
 
-Poco::JSON::Object::Ptr PendingCall::next(std::chrono::milliseconds wait) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait_for(lock, wait, [this] { return !inbox_.empty() || crashed_; });
-    if (inbox_.empty()) return nullptr;  // frames sent before a crash come first
-    auto frame = std::move(inbox_.front());
-    inbox_.pop_front();
-    return frame;
+Poco::JSON::Object::Ptr PendingCall::next(std::chrono::milliseconds wait, std::vector<std::string>* strings) {
+    std::string text;
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait_for(lock, wait, [this] { return !inbox_.empty() || crashed_; });
+        if (inbox_.empty()) return nullptr;  // frames sent before a crash come first
+        text = std::move(inbox_.front());
+        inbox_.pop_front();
+    }
+    if (auto frame = parse_frame(text, strings)) return frame;
+    // Not JSON from our own binary: answer the call as failed rather than wait.
+    Poco::JSON::Object::Ptr broken = new Poco::JSON::Object;
+    broken->set("t", "result");
+    broken->set("status", EXED_ERR);
+    broken->set("error", "the plugin host sent an unreadable answer");
+    return broken;
 }
 
 bool PendingCall::crashed() const {
@@ -66,7 +74,7 @@ std::string PendingCall::crash() const {
     return crash_;
 }
 
-void PendingCall::deliver(Poco::JSON::Object::Ptr frame) {
+void PendingCall::deliver(std::string frame) {
     std::lock_guard<std::mutex> lock(mutex_);
     inbox_.push_back(std::move(frame));
     ready_.notify_one();
@@ -136,7 +144,7 @@ void HostProcess::end(int64_t id) {
     calls_.erase(id);
 }
 
-Listing HostProcess::listing() const {
+std::shared_ptr<const Listing> HostProcess::listing() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return listing_;
 }
@@ -195,34 +203,33 @@ void HostProcess::read_frames(const std::shared_ptr<Connection>& conn, pid_t pid
     // The host's death is seen on its pidfd too, not only as EOF: a
     // process it forked without exec could still hold its socket open.
     int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
-    for (;;) {
-        if (pidfd >= 0) {
-            pollfd fds[2] = {{conn->fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-            if (poll(fds, 2, -1) < 0 && errno == EINTR) continue;
-            if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && (fds[1].revents & POLLIN)) break;
+    FrameReader reader(conn->fd, pidfd);
+    int64_t id = 0;
+    std::string text;
+    while (reader.next(id, text)) {
+        if (id != 0) {  // a call's frame: its thread parses it
+            std::shared_ptr<PendingCall> pending;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                auto it = calls_.find(id);
+                if (it != calls_.end()) pending = it->second;
+            }
+            if (pending) pending->deliver(std::move(text));
+            continue;
         }
-        auto frame = read_frame(conn->fd);
+        auto frame = parse_frame(text);
         if (!frame) break;
-        std::string type = text_of(*frame, "t");
-        if (type == "hello") {
+        if (text_of(*frame, "t") == "hello") {
             auto listing = listing_of(*frame);
             logger().information(fmt::format("plugin host (pid {}) up: {} plugin(s) loaded, {} refused",
                                              frame->optValue<int>("pid", 0), listing.plugins.size(),
                                              listing.refusals.size()));
             if (on_hello_) on_hello_(listing);
             std::lock_guard<std::mutex> lock(mutex_);
-            listing_ = std::move(listing);
+            listing_ = std::make_shared<const Listing>(std::move(listing));
             up_ = hello_seen_ = true;
             changed_.notify_all();
-            continue;
         }
-        std::shared_ptr<PendingCall> pending;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto it = calls_.find(frame->optValue<int64_t>("id", 0));
-            if (it != calls_.end()) pending = it->second;
-        }
-        if (pending) pending->deliver(frame);
     }
     if (pidfd >= 0) ::close(pidfd);
 }

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -33,19 +34,21 @@ public:
     int64_t id() const { return id_; }
     // The host's next frame for this call, waiting up to `wait`; nullptr
     // when there was none (then crashed() says whether there will be).
-    Poco::JSON::Object::Ptr next(std::chrono::milliseconds wait);
+    // The frame's raw strings go to `strings` when given.
+    Poco::JSON::Object::Ptr next(std::chrono::milliseconds wait, std::vector<std::string>* strings = nullptr);
     bool crashed() const;
     // How the host died ("killed by signal 11 (Segmentation fault)").
     std::string crash() const;
 
-    void deliver(Poco::JSON::Object::Ptr frame);
+    // A frame's text, parsed by next() in the calling thread.
+    void deliver(std::string frame);
     void fail(const std::string& how);
 
 private:
     int64_t id_;
     mutable std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<Poco::JSON::Object::Ptr> inbox_;
+    std::deque<std::string> inbox_;
     bool crashed_ = false;
     std::string crash_;
 };
@@ -70,7 +73,8 @@ public:
     // The call got its result: its later frames (none) are not wanted.
     void end(int64_t id);
 
-    Listing listing() const;
+    // What the running host loaded; shared, not copied (asked per request).
+    std::shared_ptr<const Listing> listing() const;
     pid_t pid() const;
 
 private:
@@ -98,7 +102,7 @@ private:
     std::shared_ptr<Connection> connection_;
     std::map<int64_t, std::shared_ptr<PendingCall>> calls_;
     int64_t next_id_ = 1;
-    Listing listing_;
+    std::shared_ptr<const Listing> listing_ = std::make_shared<Listing>();
     std::thread supervisor_;
 };
 

@@ -111,24 +111,34 @@ plugins::PrepareRequest prepare_request_of(const Object& message) {
     return out;
 }
 
-Object prepared_message(const plugins::Prepared& prepared) {
+Object prepared_message(const plugins::Prepared& prepared, std::vector<std::string>& strings) {
     Object out;
     out.set("t", "result");
     out.set("status", prepared.status);
     out.set("error", prepared.error);
-    out.set("hosts", array_of(prepared.hosts));
-    out.set("unmatched", array_of(prepared.unmatched));
-    out.set("document", prepared.document);
+    out.set("hosts", uint64_t(prepared.hosts.size()));
+    out.set("unmatched", uint64_t(prepared.unmatched.size()));
+    strings.reserve(1 + prepared.hosts.size() + prepared.unmatched.size());
+    strings.push_back(prepared.document);
+    strings.insert(strings.end(), prepared.hosts.begin(), prepared.hosts.end());
+    strings.insert(strings.end(), prepared.unmatched.begin(), prepared.unmatched.end());
     return out;
 }
 
-plugins::Prepared prepared_of(const Object& message) {
+plugins::Prepared prepared_of(const Object& message, std::vector<std::string> strings) {
     plugins::Prepared out;
     out.status = message.optValue<int>("status", EXED_ERR);
     out.error = text_of(message, "error");
-    out.hosts = texts_of(message, "hosts");
-    out.unmatched = texts_of(message, "unmatched");
-    out.document = text_of(message, "document");
+    auto hosts = message.optValue<uint64_t>("hosts", 0), unmatched = message.optValue<uint64_t>("unmatched", 0);
+    if (strings.size() != 1 + hosts + unmatched) {
+        out.status = EXED_ERR;
+        out.error = "the plugin host sent an unreadable answer";
+        return out;
+    }
+    auto first_host = strings.begin() + 1, first_unmatched = first_host + std::ptrdiff_t(hosts);
+    out.document = std::move(strings.front());
+    out.hosts.assign(std::make_move_iterator(first_host), std::make_move_iterator(first_unmatched));
+    out.unmatched.assign(std::make_move_iterator(first_unmatched), std::make_move_iterator(strings.end()));
     return out;
 }
 

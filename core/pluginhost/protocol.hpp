@@ -11,6 +11,10 @@
 //                  track / untrack {id, pgid}
 //                  result  {id, status, error, ...}   (the call's end)
 //
+// A prepare's result sends its document, hosts and unmatched patterns as
+// the frame's raw strings (frame.hpp), in that order; "hosts" and
+// "unmatched" in the JSON are their counts.
+//
 // A run's releaser reaches the executor inside the host (run_executor):
 // both plugins live there, so nothing of it crosses the socket.
 #pragma once
@@ -41,8 +45,8 @@ Listing listing_of(const Poco::JSON::Object& hello);
 Poco::JSON::Object prepare_message(const plugins::PrepareRequest& request);
 plugins::PrepareRequest prepare_request_of(const Poco::JSON::Object& message);
 
-Poco::JSON::Object prepared_message(const plugins::Prepared& prepared);
-plugins::Prepared prepared_of(const Poco::JSON::Object& message);
+Poco::JSON::Object prepared_message(const plugins::Prepared& prepared, std::vector<std::string>& strings);
+plugins::Prepared prepared_of(const Poco::JSON::Object& message, std::vector<std::string> strings);
 
 Poco::JSON::Object result_message(const plugins::OpResult& result);
 plugins::OpResult result_of(const Poco::JSON::Object& message);

@@ -97,8 +97,8 @@ Prepared InProcessClient::prepare(const PrepareRequest& request) {
         out.error = "the arguments must be a JSON object";
         return out;
     }
-    Poco::JSON::Array targets;
-    for (auto& h : out.hosts) targets.add(h);
+    Poco::JSON::Array::Ptr targets = new Poco::JSON::Array;  // shared, not copied into the document
+    for (auto& h : out.hosts) targets->add(h);
     doc->set("targets", targets);
     out.document = json_string(doc);
     auto c = plugin->check(request.op, out.document);
