@@ -40,6 +40,25 @@ std::string JobsAdapter::submit_run(const std::string& node, const std::vector<s
     return submitter_.submit(s).jid;
 }
 
+std::vector<std::pair<std::string, std::string>> JobsAdapter::live_output(const std::string& jid) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& ev : jobs_.events(jid, "", kMaxLiveChunks, 0)) {
+        if (ev.type != "host") continue;
+        try {
+            auto o = parse_json(ev.data).extract<Poco::JSON::Object::Ptr>();
+            for (auto& [host, value] : *o) {
+                auto chunk = o->getObject(host);
+                if (!chunk || chunk->optValue<std::string>("name", "") != "output") continue;
+                std::string stream = chunk->optValue<std::string>("stream", "stdout");
+                out.emplace_back(stream == "stderr" ? "stderr" : "stdout", chunk->optValue<std::string>("data", ""));
+            }
+        } catch (const Poco::Exception&) {
+            // not an object: no output in it
+        }
+    }
+    return out;
+}
+
 std::optional<RunJob> JobsAdapter::run(const std::string& jid) {
     auto job = jobs_.find(jid);
     if (!job) return std::nullopt;

@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace exed::shovey {
@@ -43,6 +44,12 @@ public:
     std::string submit_run(const std::string& node, const std::vector<std::string>& argv,
                            int run_timeout);
     std::optional<RunJob> run(const std::string& jid);
+    // The output a running job has streamed so far: its executor's
+    // progress events named "output" ({host: {"name": "output", "stream",
+    // "data"}}, as the agent executor emits them), as (stream, data) in
+    // order. At most kMaxLiveChunks; empty for executors that stream none.
+    std::vector<std::pair<std::string, std::string>> live_output(const std::string& jid);
+    static constexpr int kMaxLiveChunks = 10000;
     // Like POST /jobs/<jid>/cancel: a queued job ends now, a running one
     // is stopped by its worker (process group TERM, KILL after cancel_grace).
     void cancel(const std::string& jid);

@@ -251,6 +251,17 @@ Run Service::current_run(const JobRecord& job, const std::string& node) {
     Run r = run_status(job, node);
     r.reported_chunks = store_.chunks(job.id, node);
     use_reported_output(r, r.reported_chunks);
+    // Still running and nothing reported: the output its executor streamed
+    // so far, sliced as the result's output_order will slice it at the end,
+    // so the stream's sequence numbers hold across the run's end.
+    if (!r.jid.empty() && !r.reported && r.reported_chunks.empty() && !node_status::terminal(r.status) &&
+        r.stdout_text.empty() && r.stderr_text.empty()) {
+        for (auto& [stream, data] : jobs_.live_output(r.jid)) {
+            if (data.empty()) continue;
+            (stream == "stderr" ? r.stderr_text : r.stdout_text) += data;
+            r.order.emplace_back(stream, data.size());
+        }
+    }
     return r;
 }
 

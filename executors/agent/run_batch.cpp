@@ -1,5 +1,6 @@
 #include "run_batch.hpp"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxOutputBytes = 4 << 20;  // kept per host and stream in the result
+constexpr size_t kMaxOrder = 10000;           // output_order slices, as the ansible executor
 
 std::string json_text(const Poco::JSON::Object& o) {
     std::ostringstream s;
@@ -80,6 +82,14 @@ Poco::JSON::Object::Ptr RunBatch::end_result(HostRun& h, const Poco::JSON::Objec
         r->set("rtc", exit);
         r->set("stdout", h.stdout_text);
         r->set("stderr", h.stderr_text);
+        Poco::JSON::Array::Ptr order = new Poco::JSON::Array;
+        for (auto& [stream, bytes] : h.order) {
+            Poco::JSON::Array::Ptr slice = new Poco::JSON::Array;
+            slice->add(stream);
+            slice->add(uint64_t(bytes));
+            order->add(slice);
+        }
+        r->set("output_order", order);
         if (!reason.empty()) r->set("error", reason);
         else if (!ok && kind_ == RunKind::Service) r->set("error", "service command failed: " + h.stderr_text);
     }
@@ -104,8 +114,11 @@ void RunBatch::handle(const std::string& run_id, const Poco::JSON::Object::Ptr& 
     } else if (type == "output") {
         std::string stream = msg->optValue<std::string>("stream", "stdout");
         std::string data = msg->optValue<std::string>("data", "");
-        std::string& keep = stream == "stderr" ? h.stderr_text : h.stdout_text;
-        if (keep.size() < kMaxOutputBytes) keep += data.substr(0, kMaxOutputBytes - keep.size());
+        std::string kept_in = stream == "stderr" ? "stderr" : "stdout";  // a marker goes with stdout
+        std::string& keep = kept_in == "stderr" ? h.stderr_text : h.stdout_text;
+        size_t kept = keep.size() < kMaxOutputBytes ? std::min(data.size(), kMaxOutputBytes - keep.size()) : 0;
+        keep.append(data, 0, kept);
+        if (kept > 0 && h.order.size() < kMaxOrder) h.order.emplace_back(kept_in, kept);
         // Progress, not the host's result: it carries the task key ("name").
         Poco::JSON::Object::Ptr chunk = host_status(EXED_HOST_OK);
         chunk->set("name", std::string("output"));

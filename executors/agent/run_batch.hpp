@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace exed::agent_executor {
@@ -36,6 +37,9 @@ private:
         std::string node;
         bool done = false;
         std::string stdout_text, stderr_text, ack_time;
+        // (stream, bytes) per chunk as it came: the result's output_order,
+        // so readers slice the output as the live chunks were (Shovey's stream).
+        std::vector<std::pair<std::string, size_t>> order;
         std::chrono::steady_clock::time_point lost_since{};
     };
     std::string frame_for(const HostRun& h, const std::string& run_id, const std::string& command,

@@ -2,7 +2,8 @@
 // executor's connection table (its `nodes` op), so a node is up once its
 // agent connected and down once the agent was killed, within one
 // status_interval; quorum counts it down; a job runs on every up node and
-// its output and exit status reach the job document and the stream.
+// its output and exit status reach the job document and the stream, the
+// output while the command still runs.
 // Real exed (executor = agent), real redis-server, real `exed agent`s.
 #include "integration/agent_support.hpp"
 #include "integration/shovey_support.hpp"
@@ -15,11 +16,22 @@ namespace {
 
 std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std::to_string(site.agent_port); }
 
-// status_interval 1 s; `both` writes to stdout and stderr, `fails` exits 3.
+// status_interval 1 s; `both` writes to stdout and stderr, `fails` exits 3,
+// `gated` writes a line, waits for the file go in the site's dir, writes two more.
 std::string shovey_config(const AgentSite& site, const SharedRedis& redis) {
     return site.exed_config(redis) +
            "\n[shovey]\nstatus_interval = 1\ndown_after = 5\n[shovey.commands]\n"
-           "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n";
+           "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n"
+           "gated = sh -c 'echo first; while [ ! -e " + site.dir.file("go") +
+           " ]; do sleep 0.1; done; echo second >&2; echo third'\n";
+}
+
+Poco::JSON::Object::Ptr stream_from(int port, const std::string& id, const std::string& node, const std::string& type,
+                                    int64_t sequence) {
+    auto r = http("GET", port, "/shovey/stream/" + id + "/" + node + "?output_type=" + type +
+                                   "&sequence=" + std::to_string(sequence));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.object();
 }
 
 std::string stream_output(int port, const std::string& id, const std::string& node, const std::string& type) {
@@ -91,6 +103,42 @@ TEST_CASE("shovey through agents: node status follows connections, quorum counts
     AgentProcess again(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true");
     again.start();
     CHECK(eventually([&] { return node_status(port, "web2") == "up"; }, 20));
+}
+
+TEST_CASE("shovey through agents: a running command's output reaches the stream as it is produced") {
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(shovey_config(site, redis));
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    web1.start();
+    REQUIRE_MESSAGE(eventually([&] { return node_status(port, "web1") == "up"; }, 20), web1.log());
+
+    std::string id = create_job(port, R"({"command":"gated","nodes":["web1"]})");
+    // Before the command goes on: its first line, and more is to come.
+    Poco::JSON::Object::Ptr live;
+    REQUIRE(eventually([&] {
+        live = stream_from(port, id, "web1", "stdout", 0);
+        return live->getValue<std::string>("output") == "first\n";
+    }, 20));
+    CHECK_FALSE(live->getValue<bool>("is_last"));
+    CHECK(live->getValue<int64_t>("last_seq") == 1);
+    CHECK(run_doc(port, id, "web1")->getValue<std::string>("status") == "running");
+    CHECK(run_doc(port, id, "web1")->getValue<std::string>("output") == "first\n");
+
+    site.dir.write("go", "");
+    wait_job(port, id, "complete", 30);
+    // Ended: the chunks after the one read live, numbered as they were then.
+    auto rest = stream_from(port, id, "web1", "stdout", 2);
+    CHECK(rest->getValue<std::string>("output") == "third\n");
+    CHECK(rest->getValue<bool>("is_last"));
+    CHECK(stream_from(port, id, "web1", "stdout", 0)->getValue<std::string>("output") == "first\nthird\n");
+    // Two pipes: the order of "second" (stderr) and "third" (stdout) is the
+    // order the agent read them in, not necessarily the order written.
+    auto both = stream_from(port, id, "web1", "both", 0)->getValue<std::string>("output");
+    CHECK((both == "first\nsecond\nthird\n" || both == "first\nthird\nsecond\n"));
+    CHECK(stream_from(port, id, "web1", "stderr", 0)->getValue<std::string>("output") == "second\n");
 }
 
 TEST_CASE("shovey through agents: nodes of a restarted exed whose agents did not come back are down") {
