@@ -8,6 +8,7 @@ using T = ArgType;
 
 const char* const expand_op = "targets";
 const char* const nodes_op = "nodes";
+const char* const resume_op = "resume";
 
 const char* kind_name(Kind kind) { return kind == Kind::Executor ? "executor" : "releaser"; }
 
@@ -56,6 +57,7 @@ const std::vector<PluginOp>& plugin_ops() {
         EXED_SLOT_(Executor, service), EXED_SLOT_(Executor, execute), EXED_SLOT_(Executor, deploy),
         EXED_SLOT_(Releaser, release), EXED_SLOT_(Releaser, rollback), EXED_SLOT_(Releaser, revision),
         {"nodes", Kind::Executor, offsetof(exed_ops, nodes), true},
+        {"resume", Kind::Executor, offsetof(exed_ops, resume), true},
     };
 #undef EXED_SLOT_
     return ops;

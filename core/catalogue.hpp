@@ -65,6 +65,8 @@ extern const char* const expand_op;
 // The optional executor op that reports the nodes it knows up or down
 // (sdk.h, since 1.2): Shovey's node status and the agent gauges use it.
 extern const char* const nodes_op;
+// The optional executor op that finishes a lost worker's call (sdk.h 1.3).
+extern const char* const resume_op;
 
 // The plugin op that serves an API operation: its own name, except for
 // "release", which is "rollback" (rollback), "revision" (revision "?") or

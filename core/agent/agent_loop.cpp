@@ -12,6 +12,7 @@
 #include <Poco/Random.h>
 #include <Poco/Timestamp.h>
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -22,6 +23,13 @@ namespace exed::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Ended runs are kept this long (the window a signed command is valid in),
+// at most kMaxEnded of them, each retaining at most kMaxLogBytes of its
+// messages (past that, output is still sent, no longer retained).
+constexpr int kRetainSeconds = 15 * 60;
+constexpr size_t kMaxEnded = 2000;
+constexpr size_t kMaxLogBytes = 8 << 20;
 
 std::string json_of(const Poco::JSON::Object& o) {
     std::ostringstream s;
@@ -51,7 +59,40 @@ AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(con
 
 size_t AgentLoop::running() const {
     std::lock_guard<std::mutex> lock(runs_mutex_);
-    return runs_.size();
+    size_t n = 0;
+    for (auto& [_, r] : runs_) n += r->ended ? 0 : 1;
+    return n;
+}
+
+void AgentLoop::forget_old_runs() {
+    // A pass over every run: at most once a second (a fan-out to 1,000
+    // emulated nodes starts 1,000 runs at once).
+    auto now = Clock::now();
+    if (now - last_forget_ < std::chrono::seconds(1)) return;
+    last_forget_ = now;
+    auto too_old = now - std::chrono::seconds(kRetainSeconds);
+    std::vector<std::pair<Clock::time_point, std::string>> ended;
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        if (it->second->ended && it->second->ended_at < too_old) {
+            it = runs_.erase(it);
+            continue;
+        }
+        if (it->second->ended) ended.emplace_back(it->second->ended_at, it->first);
+        ++it;
+    }
+    if (ended.size() <= kMaxEnded) return;
+    std::sort(ended.begin(), ended.end());
+    for (size_t i = 0; i + kMaxEnded < ended.size(); ++i) runs_.erase(ended[i].second);
+}
+
+void AgentLoop::send_and_keep(NodeLink& link, Run& run, const std::string& run_id, const std::string& json,
+                              bool droppable) {
+    std::lock_guard<std::mutex> lock(run.mutex);
+    if (run.log_bytes + json.size() <= kMaxLogBytes || !droppable) {
+        run.log.emplace_back(json, droppable);
+        run.log_bytes += json.size();
+    }
+    link.send_run_message(run_id, json, droppable);
 }
 
 void AgentLoop::run(const std::atomic<bool>& stop) {
@@ -162,7 +203,27 @@ void AgentLoop::handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& ms
         if (auto it = runs_.find(key); it != runs_.end()) it->second->cancel = true;
         return;
     }
+    if (v.action == "attach") return attach_run(link, v);
     start_run(link, v);
+}
+
+void AgentLoop::attach_run(NodeLink& link, const Verdict& v) {
+    std::shared_ptr<Run> run;
+    {
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        if (auto it = runs_.find(link.node() + "/" + v.run_id); it != runs_.end()) run = it->second;
+    }
+    if (!run) {
+        auto nack = run_message("nacked", v.run_id);
+        nack.set("reason", std::string("unknown run_id: this agent has no record of it (restarted, or ended "
+                                        "more than 15 minutes ago)"));
+        link.send_run_message(v.run_id, json_of(nack), false);
+        return;
+    }
+    log_line(link.node() + ": exed attached to run " + v.run_id + (run->ended ? " (ended)" : " (running)"));
+    // Under the run's lock: nothing it sends meanwhile gets ahead of the replay.
+    std::lock_guard<std::mutex> lock(run->mutex);
+    for (auto& [json, droppable] : run->log) link.send_run_message(v.run_id, json, droppable);
 }
 
 void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
@@ -170,6 +231,9 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
     auto run = std::make_shared<Run>();
     {
         std::lock_guard<std::mutex> lock(runs_mutex_);
+        forget_old_runs();
+        // An ended run's id may start again (a read-only op rerun by exed).
+        if (auto it = runs_.find(key); it != runs_.end() && it->second->ended) runs_.erase(it);
         if (!runs_.emplace(key, run).second) {
             auto nack = run_message("nacked", v.run_id);
             nack.set("reason", std::string("run_id is already running"));
@@ -179,8 +243,8 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
     }
     auto ack = run_message("ack", v.run_id);
     ack.set("time", now_rfc3339());
-    link.send_run_message(v.run_id, json_of(ack), false);
-    std::thread([this, &link, v, run, key] {
+    send_and_keep(link, *run, v.run_id, json_of(ack), false);
+    std::thread([this, &link, v, run] {
         auto end = run_message("end", v.run_id);
         if (v.command == "facter") {
             end.set("facts", node_facts());
@@ -193,15 +257,16 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
                                          out.set("seq", ++seq);
                                          out.set("stream", stream);
                                          out.set("data", data);
-                                         link.send_run_message(v.run_id, json_of(out), true);
+                                         send_and_keep(link, *run, v.run_id, json_of(out), true);
                                      });
             end.set("exit", outcome.exit_code);
             if (!outcome.end_reason.empty()) end.set("reason", outcome.end_reason);
         }
         end.set("time", now_rfc3339());
-        link.send_run_message(v.run_id, json_of(end), false);
+        send_and_keep(link, *run, v.run_id, json_of(end), false);
         std::lock_guard<std::mutex> lock(runs_mutex_);
-        runs_.erase(key);
+        run->ended = true;  // kept for an exed that attaches later
+        run->ended_at = Clock::now();
     }).detach();
 }
 

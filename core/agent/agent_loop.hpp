@@ -10,10 +10,12 @@
 #include <Poco/JSON/Object.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace exed::agent {
@@ -25,19 +27,35 @@ public:
     void run(const std::atomic<bool>& stop);
 
 private:
+    // A run, kept after its end for kRetainSeconds: everything it sent
+    // (ack, output, end) is retained, bounded, so that an exed that lost
+    // the run (it was restarted) can attach and get all of it again.
     struct Run {
         std::atomic<bool> cancel{false};
+        std::mutex mutex;  // log order = send order
+        std::vector<std::pair<std::string, bool>> log;  // (message, droppable)
+        size_t log_bytes = 0;
+        std::atomic<bool> ended{false};
+        std::chrono::steady_clock::time_point ended_at{};
     };
     void handle(NodeLink& link, const std::string& text);
     void handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& msg);
     void start_run(NodeLink& link, const Verdict& v);
-    size_t running() const;
+    // Sends everything the run sent so far again, then its later messages
+    // follow as they come; nacked when the run is unknown here.
+    void attach_run(NodeLink& link, const Verdict& v);
+    // Sends a run message and retains it.
+    void send_and_keep(NodeLink& link, Run& run, const std::string& run_id, const std::string& json,
+                       bool droppable);
+    void forget_old_runs();  // runs_mutex_ held
+    size_t running() const;  // runs not yet ended
 
     const AgentConfig& config_;
     CommandVerifier verifier_;
     std::vector<std::unique_ptr<NodeLink>> links_;
     mutable std::mutex runs_mutex_;
     std::map<std::string, std::shared_ptr<Run>> runs_;  // node/run_id -> run
+    std::chrono::steady_clock::time_point last_forget_{};  // runs_mutex_
 };
 
 }  // namespace exed::agent

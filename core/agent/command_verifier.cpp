@@ -54,7 +54,8 @@ bool CommandVerifier::nonce_fresh(const std::string& node, const std::string& no
 }
 
 void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
-    if (v.action == "cancel") return;
+    // Neither starts anything: cancel stops a run, attach resends what one sent.
+    if (v.action == "cancel" || v.action == "attach") return;
     if (v.command == "facter") return;
     if (v.command == "deploy") {
         v.ok = false;
@@ -132,7 +133,7 @@ Verdict CommandVerifier::verify(const Poco::JSON::Object::Ptr& fields, const std
     }
     v.action = f["action"];
     v.command = f["command"];
-    if (v.action != "start" && v.action != "cancel") {
+    if (v.action != "start" && v.action != "cancel" && v.action != "attach") {
         v.reason = "unknown action '" + v.action + "'";
         return v;
     }

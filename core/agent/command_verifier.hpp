@@ -24,7 +24,7 @@ std::string canonical_text(const std::map<std::string, std::string>& fields);
 struct Verdict {
     bool ok = false;
     std::string reason;             // why it was refused
-    std::string action;             // start | cancel
+    std::string action;             // start | cancel | attach
     std::string run_id;
     std::string command;            // exec | facter | service | <named command>
     std::vector<std::string> argv;  // what runs (start of exec/service/named)

@@ -13,6 +13,8 @@ struct exed_call {
     std::mutex mutex;                           // result/error may come from any thread
     std::string result;
     std::string error;
+    std::string job_id;  // hooks->job_id(), read once (host_api job_id)
+    bool job_id_set = false;
 };
 
 namespace exed::plugins {

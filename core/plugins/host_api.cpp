@@ -80,6 +80,17 @@ int64_t api_deadline(exed_call* call) {
     return call && call->hooks ? call->hooks->deadline() : 0;
 }
 
+const char* api_job_id(exed_call* call) {
+    if (!call || !call->hooks) return "";
+    // Kept in the call, set once: the pointer stays valid as long as the call.
+    std::lock_guard<std::mutex> lock(call->mutex);
+    if (!call->job_id_set) {
+        call->job_id = call->hooks->job_id();
+        call->job_id_set = true;
+    }
+    return call->job_id.c_str();
+}
+
 }  // namespace
 
 const exed_host_api* host_api() {
@@ -87,7 +98,7 @@ const exed_host_api* host_api() {
         sizeof(exed_host_api), EXED_ABI_MAJOR, EXED_ABI_MINOR,
         &api_log,     &api_emit,          &api_set_result, &api_set_error,
         &api_is_cancelled, &api_track,    &api_untrack,    &api_config,
-        &api_run_executor, &api_deadline,
+        &api_run_executor, &api_deadline, &api_job_id,
     };
     return &api;
 }

@@ -2,10 +2,12 @@
 
 #include "jobs/signature.hpp"
 #include "catalogue.hpp"
+#include "json.hpp"
 #include "metrics/metrics.hpp"
 #include "runner/host_results.hpp"
 
 #include <Poco/Environment.h>
+#include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/Process.h>
 
@@ -229,7 +231,10 @@ WorkerPool::Next WorkerPool::run_entry(Worker& w, const jobs::Taken& taken, bool
             return finish_failed(w, *job, entry.id, take,
                                  "refused: the job's signature does not match this worker's job secret");
         }
-        if (reclaimed && job->status == jobs::status::running && !is_read_only(job->operate)) {
+        // A job that changes things is never run twice: it fails, unless its
+        // executor can resume what the lost worker started (agents).
+        bool lost_mid_run = reclaimed && job->status == jobs::status::running;
+        if (lost_mid_run && !is_read_only(job->operate) && !resumable(*job)) {
             return finish_failed(w, *job, entry.id, take,
                                  fmt::format("worker {} was lost while running the job", job->worker));
         }
@@ -259,12 +264,18 @@ WorkerPool::Next WorkerPool::run_entry(Worker& w, const jobs::Taken& taken, bool
         }
         if (claim.outcome == "running") return {};  // another worker's now: no ack here
         if (claim.outcome != "ok") return settle(w, entry.id, job->jid, {}, std::nullopt, take);
+        if (lost_mid_run && !is_read_only(job->operate)) {
+            logger().warning(fmt::format("[{}] resuming the job of lost worker {} through its executor",
+                                         job->jid, job->worker));
+            return execute(w, *job, entry.id, take, true);
+        }
         if (reclaimed) logger().warning(fmt::format("[{}] rerunning read-only job of a lost worker", job->jid));
     }
     return execute(w, *job, entry.id, take);
 }
 
-WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take) {
+WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take,
+                                     bool resume) {
     int64_t started = now_s();
     auto began = Clock::now();
     auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout,
@@ -286,8 +297,15 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
         logger().information(fmt::format("[{}] {} on {} host(s) by {}", job.jid, job.operate,
                                          job.targets.size(), w.consumer));
         // The document made and signed at submit, targets included, as is.
-        r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
-        while (rerun_after_crash(job, *hooks, r)) r = client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
+        auto call = [&] {
+            if (!resume) return client_.run(plugin, job.plugin_op, job.operate_args, *hooks);
+            Poco::JSON::Object lost;  // the lost call, for the executor's resume
+            lost.set("op", job.plugin_op);
+            lost.set("args", parse_json(job.operate_args));
+            return client_.run(plugin, catalogue::resume_op, json_string(lost), *hooks);
+        };
+        r = call();
+        while (rerun_after_crash(job, *hooks, r, resume)) r = call();
     }
 
     metrics::global().op_finished(job.operate, job.plugin_type,
@@ -359,7 +377,7 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
     return next;
 }
 
-bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r) {
+bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume) {
     if (r.status != plugins::kStatusCrashed) return false;
     int64_t crashes = 0;
     try {
@@ -372,9 +390,20 @@ bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugin
         r.error += "; it crashed its executor twice: failed, not retried";
         return false;
     }
-    if (!is_read_only(job.operate) || hooks.stopping()) return false;
-    logger().warning(fmt::format("[{}] rerunning read-only job after a plugin host crash", job.jid));
+    if (hooks.stopping()) return false;
+    if (is_read_only(job.operate)) {
+        logger().warning(fmt::format("[{}] rerunning read-only job after a plugin host crash", job.jid));
+        return true;
+    }
+    if (!resumable(job)) return false;
+    logger().warning(fmt::format("[{}] resuming the job through its executor after a plugin host crash", job.jid));
+    resume = true;
     return true;
+}
+
+bool WorkerPool::resumable(const jobs::Job& job) {
+    return job.plugin_kind == catalogue::kind_name(catalogue::Kind::Executor) &&
+           client_.implements({job.plugin_kind, job.plugin_type}, catalogue::resume_op);
 }
 
 void WorkerPool::watchdog_loop() {

@@ -84,7 +84,9 @@ private:
     // was taken over from a worker that stopped heartbeating. With `take`,
     // the final settle also claims w.held and takes new entries.
     Next run_entry(Worker& w, const jobs::Taken& taken, bool reclaimed, bool claimed, bool take);
-    Next execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take);
+    // `resume`: the job's worker was lost mid-run: its executor's resume op
+    // finishes what that worker started, instead of the op.
+    Next execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take, bool resume = false);
     Next finish_failed(Worker& w, const jobs::Job& job, const std::string& entry_id, bool take,
                        const std::string& error, const std::string& status = "failed");
     // Store::settle. Unless stopping (or not `take`): claims w.held in the
@@ -93,9 +95,12 @@ private:
                 const std::vector<std::string>& hosts, const std::optional<jobs::Ending>& end,
                 bool take);
     // After a run that crashed the plugin host: counts the crash in the
-    // job's record and says whether to run it again (a read-only job, once);
+    // job's record and says whether to run it again (once: a read-only job
+    // by its op, another through its executor's resume, setting `resume`);
     // otherwise completes r.error.
-    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r);
+    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume);
+    // The job's plugin is an executor that can resume a lost call (sdk.h 1.3).
+    bool resumable(const jobs::Job& job);
     // The checks run_entry makes before a claim, for an entry taken ahead.
     bool claimable(const jobs::Taken& taken);
 

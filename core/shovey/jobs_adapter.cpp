@@ -42,6 +42,9 @@ std::string JobsAdapter::submit_run(const std::string& node, const std::vector<s
 
 std::vector<std::pair<std::string, std::string>> JobsAdapter::live_output(const std::string& jid) {
     std::vector<std::pair<std::string, std::string>> out;
+    // A resumed job's executor gets every chunk again from its agent: the
+    // first of each (stream, seq) counts.
+    std::set<std::pair<std::string, long>> seen;
     for (auto& ev : jobs_.events(jid, "", kMaxLiveChunks, 0)) {
         if (ev.type != "host") continue;
         try {
@@ -50,6 +53,8 @@ std::vector<std::pair<std::string, std::string>> JobsAdapter::live_output(const 
                 auto chunk = o->getObject(host);
                 if (!chunk || chunk->optValue<std::string>("name", "") != "output") continue;
                 std::string stream = chunk->optValue<std::string>("stream", "stdout");
+                long seq = chunk->optValue<long>("seq", 0);
+                if (seq > 0 && !seen.emplace(stream, seq).second) continue;
                 out.emplace_back(stream == "stderr" ? "stderr" : "stdout", chunk->optValue<std::string>("data", ""));
             }
         } catch (const Poco::Exception&) {

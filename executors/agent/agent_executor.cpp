@@ -13,7 +13,9 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/StringTokenizer.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include <sys/resource.h>
@@ -103,9 +105,36 @@ public:
         return RunBatch(hub, *signer_, call, RunKind::Facter).run(targets_of(args_object(args_json)), "facter", "");
     }
 
+    std::string execute(exed::Call& call, const std::string& args_json) override {
+        return execute_as(call, args_json, false);
+    }
+    std::string service(exed::Call& call, const std::string& args_json) override {
+        return service_as(call, args_json, false);
+    }
+
+    // sdk.h 1.3: a restarted exed (or plugin host) finishes a lost call of
+    // this job. The runs are named after the job, so the agents that still
+    // run them (or ran them, within 15 minutes) send all they sent again.
+    std::string resume(exed::Call& call, const std::string& lost_json) override {
+        auto lost = args_object(lost_json);
+        std::string op = lost->optValue<std::string>("op", "");
+        auto args = lost->getObject("args");
+        if (!args) throw BadInput("resume needs the lost call's args");
+        std::ostringstream text;
+        args->stringify(text);
+        // Read-only: asking again is the answer.
+        if (op == "ping") return ping(call, text.str());
+        if (op == "facter") return facter(call, text.str());
+        if (call.job_id().empty()) throw Unsupported("no job id: the runs to resume cannot be named");
+        if (op == "execute") return execute_as(call, text.str(), true);
+        if (op == "service") return service_as(call, text.str(), true);
+        throw Unsupported("the agent executor cannot resume '" + op.substr(0, 64) + "'");
+    }
+
+private:
     // A string cmd is split on blanks, never given to a shell; the agent runs
     // it when it names one of its [agent.commands] or allow_exec is on.
-    std::string execute(exed::Call& call, const std::string& args_json) override {
+    std::string execute_as(exed::Call& call, const std::string& args_json, bool attach) {
         auto args = args_object(args_json);
         std::vector<std::string> argv;
         if (auto arr = args->getArray("argv")) {
@@ -117,10 +146,11 @@ public:
         }
         if (argv.empty()) throw BadInput("cmd must not be empty");
         AgentHub& hub = ready();  // before *signer_: both exist only when configured
-        return RunBatch(hub, *signer_, call, RunKind::Execute).run(targets_of(args), "exec", argv_json(argv));
+        return RunBatch(hub, *signer_, call, RunKind::Execute, run_ids(call, attach), attach)
+            .run(targets_of(args), "exec", argv_json(argv));
     }
 
-    std::string service(exed::Call& call, const std::string& args_json) override {
+    std::string service_as(exed::Call& call, const std::string& args_json, bool attach) {
         auto args = args_object(args_json);
         std::string name = args->optValue<std::string>("name", "");
         int state = -1;
@@ -136,9 +166,25 @@ public:
         const char* action = state == 0 ? "start" : state == 1 ? "stop" : graceful ? "reload" : "restart";
         // The agent validates the unit name again (it trusts no one).
         AgentHub& hub = ready();  // before *signer_: both exist only when configured
-        return RunBatch(hub, *signer_, call, RunKind::Service).run(targets_of(args), "service", argv_json({name, action}));
+        return RunBatch(hub, *signer_, call, RunKind::Service, run_ids(call, attach), attach)
+            .run(targets_of(args), "service", argv_json({name, action}));
     }
 
+    // "<job>/<n>/": the runs of the job's n-th call here (a releaser's job
+    // makes several); the lost call a resume attaches to was its first.
+    std::string run_ids(exed::Call& call, bool resume) {
+        std::string job = call.job_id();
+        if (job.empty()) return "";
+        int n = 1;
+        if (!resume) {
+            std::lock_guard<std::mutex> lock(calls_mutex_);
+            if (calls_per_job_.size() > 100000) calls_per_job_.clear();  // bounded; old jobs are long done
+            n = ++calls_per_job_[job];
+        }
+        return job + "/" + std::to_string(n) + "/";
+    }
+
+public:
     // The connection table as node status (sdk.h 1.2): up while connected
     // and heard from, down once dropped; never-connected agents are absent.
     std::string nodes(exed::Call&, const std::string&) override {
@@ -158,6 +204,9 @@ public:
     }
 
 private:
+    std::mutex calls_mutex_;
+    std::map<std::string, int> calls_per_job_;
+
     AgentHub& ready() const {
         if (!hub_) throw Error("the agent executor is not configured: [agent] token_file is missing (docs/agent.md)");
         return *hub_;

@@ -15,6 +15,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxOutputBytes = 4 << 20;  // kept per host and stream in the result
 constexpr size_t kMaxOrder = 10000;           // output_order slices, as the ansible executor
+// How long an attach waits for its nodes' agents to reconnect (their
+// backoff after a restart of exed is a few seconds).
+constexpr std::chrono::seconds kAttachWait{30};
 
 std::string json_text(const Poco::JSON::Object& o) {
     std::ostringstream s;
@@ -39,8 +42,9 @@ const char* command_name(RunKind k) {
 
 }  // namespace
 
-RunBatch::RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind)
-    : hub_(hub), signer_(signer), call_(call), kind_(kind) {}
+RunBatch::RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind,
+                   std::string run_ids, bool attach)
+    : hub_(hub), signer_(signer), call_(call), kind_(kind), run_ids_(std::move(run_ids)), attach_(attach) {}
 
 RunBatch::~RunBatch() {
     for (auto& [run_id, _] : runs_) hub_.unsubscribe(run_id);
@@ -139,7 +143,7 @@ std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, con
     if (kind_ == RunKind::Ping) {
         frame = R"({"type":"ping","run_id":")" + run_id + "\"}";
     } else {
-        std::map<std::string, std::string> f{{"action", "start"}, {"command", command},
+        std::map<std::string, std::string> f{{"action", attach_ ? "attach" : "start"}, {"command", command},
                                              {"run_id", run_id}, {"node", h.node}};
         if (!argv_json.empty()) f["argv"] = argv_json;
         int64_t deadline = call_.deadline();
@@ -152,6 +156,18 @@ std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, con
 
 void RunBatch::start(HostRun& h, const std::string& frame) {
     if (!hub_.send(h.node, frame)) finish(h, host_status(EXED_HOST_UNREACHABLE, "agent " + h.node + " is not connected"));
+}
+
+void RunBatch::wait_for_agents(std::chrono::seconds at_most) {
+    // After exed's restart its agents come back with their reconnect
+    // backoff: the runs to attach to are there once their nodes are.
+    auto until = Clock::now() + at_most;
+    for (;;) {
+        bool all = true;
+        for (auto& [_, h] : runs_) all = all && hub_.connected(h.node);
+        if (all || Clock::now() >= until || call_.cancelled()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 }
 
 void RunBatch::send_cancel() {
@@ -169,7 +185,8 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
     std::vector<std::string> ids;
     for (auto& node : targets) {
         if (results_.has(node)) continue;  // a target named twice runs once
-        std::string id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+        std::string id = run_ids_.empty() ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
+                                          : run_ids_ + node;
         HostRun& h = runs_[id];
         h.node = node;
         ++open_;
@@ -188,6 +205,7 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
             for (size_t i = w; i < ids.size(); i += workers) frames[i] = frame_for(runs_.at(ids[i]), ids[i], cmd, argv_json);
         });
     for (auto& t : signers) t.join();
+    if (attach_) wait_for_agents(kAttachWait);
     for (size_t i = 0; i < ids.size(); ++i) start(runs_[ids[i]], frames[i]);
     const auto grace = std::chrono::duration<double>(hub_.settings().heartbeat_timeout_s);
     const auto started = Clock::now();

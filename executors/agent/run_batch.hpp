@@ -8,6 +8,7 @@
 #include "agent_hub.hpp"
 #include "command_signer.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -21,7 +22,12 @@ enum class RunKind { Ping, Facter, Execute, Service };
 
 class RunBatch : public RunListener {
 public:
-    RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind);
+    // `run_ids`: the runs are named <run_ids><node> (stable for a job, so a
+    // restarted exed can attach to them); "" names them by random UUIDs.
+    // `attach`: the runs were started by a lost call of this job: ask the
+    // agents to send everything again instead of starting anything.
+    RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind,
+             std::string run_ids = "", bool attach = false);
     ~RunBatch() override;
 
     // `command` and `argv` (JSON array text, may be empty) go into every
@@ -48,12 +54,15 @@ private:
     void handle(const std::string& run_id, const Poco::JSON::Object::Ptr& msg);
     void finish(HostRun& h, const Poco::JSON::Object::Ptr& result);
     void send_cancel();
+    void wait_for_agents(std::chrono::seconds at_most);
     Poco::JSON::Object::Ptr end_result(HostRun& h, const Poco::JSON::Object::Ptr& msg) const;
 
     AgentHub& hub_;
     const CommandSigner& signer_;
     exed::Call& call_;
     RunKind kind_;
+    std::string run_ids_;
+    bool attach_;
     std::map<std::string, HostRun> runs_;  // run_id -> run
     Poco::JSON::Object results_;
     size_t open_ = 0;

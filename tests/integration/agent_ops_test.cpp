@@ -176,3 +176,47 @@ TEST_CASE("agent executor: agents reconnect to a restarted exed") {
     CHECK(r.object()->getObject("web1")->getValue<int>("status") == 0);
     CHECK(web1.log().find("reconnecting") != std::string::npos);
 }
+
+TEST_CASE("agent executor: a command running when exed is killed is resumed by the restarted exed, no output lost") {
+    AgentSite site;
+    SharedRedis redis;
+    // lease 2 s: the restarted exed takes the lost job over soon.
+    ExedProcess exed(site.exed_config(redis) + "\n[runner]\nlease = 2\n");
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    web1.start();
+    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    // A line, then it waits for the file go (at most a minute); then one line on each stream.
+    std::string script = site.dir.write("gated.sh", "echo first\ntouch " + site.dir.file("started") +
+                                                        "\ni=0\nwhile [ ! -e " + site.dir.file("go") +
+                                                        " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
+                                                        "echo second >&2\necho third\n");
+    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    REQUIRE(wait_until([&] { return file_exists(site.dir.file("started")); }, 15));
+
+    exed.kill9();  // its plugin host dies with it; the command goes on on web1
+    CHECK(count_processes("sh " + script) == 1);
+    exed.start();
+    port = exed.port();
+    // The restarted exed reclaims the job and its executor attaches to the run.
+    REQUIRE_MESSAGE(wait_until([&] { return web1.log().find("attached to run") != std::string::npos; }, 30),
+                    web1.log());
+    CHECK(web1.log().find("(running)") != std::string::npos);
+    site.dir.write("go", "");
+    REQUIRE(wait_until([&] {
+        auto s = http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status");
+        return s != "running" && s != "queued";
+    }, 30));
+    auto job = http("GET", port, "/jobs/" + jid + "?outputs=1");
+    REQUIRE_MESSAGE(job.object()->getValue<std::string>("status") == "done", job.body);
+    auto host = job.object()->getObject("return_data")->getObject("web1");
+    REQUIRE(host);
+    // Before the kill, while exed was down, and after: all of it.
+    CHECK(host->getValue<std::string>("stdout") == "first\nthird\n");
+    CHECK(host->getValue<std::string>("stderr") == "second\n");
+    CHECK(host->getValue<int>("rtc") == 0);
+    CHECK(count_processes("sh " + script) == 0);  // it ran once, to its end
+}

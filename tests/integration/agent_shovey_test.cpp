@@ -17,13 +17,14 @@ namespace {
 std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std::to_string(site.agent_port); }
 
 // status_interval 1 s; `both` writes to stdout and stderr, `fails` exits 3,
-// `gated` writes a line, waits for the file go in the site's dir, writes two more.
+// `gated` writes a line, waits for the file go in the site's dir (at most a
+// minute), writes two more.
 std::string shovey_config(const AgentSite& site, const SharedRedis& redis) {
     return site.exed_config(redis) +
            "\n[shovey]\nstatus_interval = 1\ndown_after = 5\n[shovey.commands]\n"
            "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n"
-           "gated = sh -c 'echo first; while [ ! -e " + site.dir.file("go") +
-           " ]; do sleep 0.1; done; echo second >&2; echo third'\n";
+           "gated = sh -c 'echo first; i=0; while [ ! -e " + site.dir.file("go") +
+           " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo second >&2; echo third'\n";
 }
 
 Poco::JSON::Object::Ptr stream_from(int port, const std::string& id, const std::string& node, const std::string& type,

@@ -1,7 +1,7 @@
 /*
  * exed plugin SDK — the C ABI between the exed host and its plugins.
  *
- * ABI version 1.2 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
+ * ABI version 1.3 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
  * is written; CMake reads it from here). Stability promise: every 1.x host
  * loads every 1.y plugin with y <= x. Within major 1:
  *   - the first fields of every struct (struct_size, abi_major, abi_minor)
@@ -38,6 +38,9 @@
  *        executor itself knows to be up or down, e.g. connected agents);
  *        exed_plugin_desc.secret_args appended: argument paths the plugin
  *        marks secret (shown as "***" in job reads, logs and audit).
+ *   1.3  exed_host_api.job_id appended (the id of the call's job);
+ *        exed_ops.resume appended (optional executor op: finish the work a
+ *        lost worker of the same job started, instead of failing the job).
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -51,7 +54,7 @@ extern "C" {
 #endif
 
 #define EXED_ABI_MAJOR 1
-#define EXED_ABI_MINOR 2
+#define EXED_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define EXED_PLUGIN_ENTRY_SYMBOL "exed_plugin_entry"
@@ -163,6 +166,12 @@ typedef struct exed_host_api {
     /* Seconds since the epoch at which the job's run_timeout expires, or
      * 0 when it has none. Useful as a timeout for blocking waits. */
     int64_t (*deadline)(exed_call* call);
+
+    /* Since 1.3 (use it when EXED_HAS_FIELD(host, exed_host_api, job_id)).
+     * The id of the job `call` belongs to, "" outside a job (targets,
+     * check, nodes). The same in a resumed call as in the call it resumes,
+     * so an executor can name the work it starts after it (agent run ids). */
+    const char* (*job_id)(exed_call* call);
 } exed_host_api;
 
 /*
@@ -244,6 +253,18 @@ typedef struct exed_ops {
      * any job (no events, no processes); the host calls it about once per
      * Shovey status_interval and per metrics scrape: answer from memory. */
     exed_op_fn nodes;
+
+    /* Since 1.3; optional (NULL: a job whose worker was lost while it ran
+     * a non-read-only op fails "worker lost", as before). Executor only.
+     * Called instead, on a worker of a restarted exed (or after a plugin
+     * host crash), with the lost call's op and arguments:
+     *   {"op": "execute", "args": {"targets": [...], ...}} -> as the op
+     * The executor reattaches to what the lost call started for this job
+     * (host->job_id), e.g. commands still running on agents, and returns
+     * the op's result with their whole output; it must never start the
+     * work a second time. Return EXED_ERR_UNSUPPORTED when it cannot
+     * resume that op (the job then fails as lost). Threads: as ping. */
+    exed_op_fn resume;
 } exed_ops;
 
 /* What the entry point returns. Static data of the plugin. */

@@ -90,6 +90,12 @@ public:
         return c ? c : "{}";
     }
     int64_t deadline() const { return api_->deadline(call_); }
+    // The call's job id ("" outside a job, or on a host older than 1.3).
+    std::string job_id() const {
+        if (!EXED_HAS_FIELD(api_, exed_host_api, job_id) || !api_->job_id) return "";
+        const char* id = api_->job_id(call_);
+        return id ? id : "";
+    }
 
     // Runs an executor operation in this job and returns its result JSON.
     // request_json: {"op": "...", "args": {...}}. Throws Error on failure.
@@ -137,6 +143,7 @@ public:
     EXED_UNSUPPORTED_OP_(execute)
     EXED_UNSUPPORTED_OP_(deploy)
     EXED_UNSUPPORTED_OP_(nodes)  // since 1.2: {} -> {"nodes": [{"name","status","last_seen"}]}
+    EXED_UNSUPPORTED_OP_(resume)  // since 1.3: {"op","args"} of a lost call -> the op's result
 };
 
 class Releaser : public Plugin {
@@ -234,6 +241,7 @@ struct Adapter {
         ops.execute = slot<Executor, &T::execute>();
         ops.deploy = slot<Executor, &T::deploy>();
         ops.nodes = slot<Executor, &T::nodes>();
+        ops.resume = slot<Executor, &T::resume>();
         return ops;
     }
     static exed_ops releaser_ops() {
