@@ -243,6 +243,7 @@ def bench_fanout(ctx):
                 bare = timed_bare(hosts, env, "nodes", module, args, forks)
                 end_ssh_masters(ctx.work)
                 mine = timed_exed_async(ex, op, body, 100, ok)
+                ctx.ansible_fanout[op] = mine / 100  # seconds per node, for bench_agent
                 ratio = mine / bare
                 rows.append(ctx.row(f"fan-out {op}, 100 sshd hosts, forks {forks}", f"{mine:.1f} s",
                                     f"bare ansible -f {forks} {bare:.1f} s", ratio, "≤ 1.05",
