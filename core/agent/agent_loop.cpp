@@ -26,10 +26,12 @@ using Clock = std::chrono::steady_clock;
 
 // Ended runs are kept this long (the window a signed command is valid in),
 // at most kMaxEnded of them, each retaining at most kMaxLogBytes of its
-// messages (past that, output is still sent, no longer retained).
+// messages and all of them kMaxRetainedBytes (past that, output is still
+// sent, no longer retained; an attach says how much is missing).
 constexpr int kRetainSeconds = 15 * 60;
 constexpr size_t kMaxEnded = 2000;
 constexpr size_t kMaxLogBytes = 8 << 20;
+constexpr size_t kMaxRetainedBytes = 64 << 20;  // all runs' logs together
 
 std::string json_of(const Poco::JSON::Object& o) {
     std::ostringstream s;
@@ -74,7 +76,7 @@ void AgentLoop::forget_old_runs() {
     std::vector<std::pair<Clock::time_point, std::string>> ended;
     for (auto it = runs_.begin(); it != runs_.end();) {
         if (it->second->ended && it->second->ended_at < too_old) {
-            it = runs_.erase(it);
+            it = erase_run(it);
             continue;
         }
         if (it->second->ended) ended.emplace_back(it->second->ended_at, it->first);
@@ -82,15 +84,30 @@ void AgentLoop::forget_old_runs() {
     }
     if (ended.size() <= kMaxEnded) return;
     std::sort(ended.begin(), ended.end());
-    for (size_t i = 0; i + kMaxEnded < ended.size(); ++i) runs_.erase(ended[i].second);
+    for (size_t i = 0; i + kMaxEnded < ended.size(); ++i) erase_run(runs_.find(ended[i].second));
+}
+
+std::map<std::string, std::shared_ptr<AgentLoop::Run>>::iterator AgentLoop::erase_run(
+    std::map<std::string, std::shared_ptr<Run>>::iterator it) {
+    {
+        std::lock_guard<std::mutex> lock(it->second->mutex);
+        retained_bytes_ -= it->second->log_bytes;
+        it->second->log.clear();
+        it->second->log_bytes = 0;
+    }
+    return runs_.erase(it);
 }
 
 void AgentLoop::send_and_keep(NodeLink& link, Run& run, const std::string& run_id, const std::string& json,
                               bool droppable) {
     std::lock_guard<std::mutex> lock(run.mutex);
-    if (run.log_bytes + json.size() <= kMaxLogBytes || !droppable) {
+    bool fits = run.log_bytes + json.size() <= kMaxLogBytes && retained_bytes_ + json.size() <= kMaxRetainedBytes;
+    if (fits || !droppable) {  // ack and end are always kept
         run.log.emplace_back(json, droppable);
         run.log_bytes += json.size();
+        retained_bytes_ += json.size();
+    } else {
+        run.not_kept += json.size();
     }
     link.send_run_message(run_id, json, droppable);
 }
@@ -223,6 +240,13 @@ void AgentLoop::attach_run(NodeLink& link, const Verdict& v) {
     log_line(link.node() + ": exed attached to run " + v.run_id + (run->ended ? " (ended)" : " (running)"));
     // Under the run's lock: nothing it sends meanwhile gets ahead of the replay.
     std::lock_guard<std::mutex> lock(run->mutex);
+    if (run->not_kept > 0) {
+        auto marker = run_message("output", v.run_id);
+        marker.set("stream", std::string("marker"));
+        marker.set("data", "[exed agent: about " + std::to_string(run->not_kept) +
+                               " bytes of this run's output were past what it keeps for a reattach]\n");
+        link.send_run_message(v.run_id, json_of(marker), false);
+    }
     for (auto& [json, droppable] : run->log) link.send_run_message(v.run_id, json, droppable);
 }
 
@@ -233,7 +257,7 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
         std::lock_guard<std::mutex> lock(runs_mutex_);
         forget_old_runs();
         // An ended run's id may start again (a read-only op rerun by exed).
-        if (auto it = runs_.find(key); it != runs_.end() && it->second->ended) runs_.erase(it);
+        if (auto it = runs_.find(key); it != runs_.end() && it->second->ended) erase_run(it);
         if (!runs_.emplace(key, run).second) {
             auto nack = run_message("nacked", v.run_id);
             nack.set("reason", std::string("run_id is already running"));

@@ -35,6 +35,7 @@ private:
         std::mutex mutex;  // log order = send order
         std::vector<std::pair<std::string, bool>> log;  // (message, droppable)
         size_t log_bytes = 0;
+        size_t not_kept = 0;  // output bytes sent but past a retention bound
         std::atomic<bool> ended{false};
         std::chrono::steady_clock::time_point ended_at{};
     };
@@ -48,6 +49,7 @@ private:
     void send_and_keep(NodeLink& link, Run& run, const std::string& run_id, const std::string& json,
                        bool droppable);
     void forget_old_runs();  // runs_mutex_ held
+
     size_t running() const;  // runs not yet ended
 
     const AgentConfig& config_;
@@ -56,6 +58,9 @@ private:
     mutable std::mutex runs_mutex_;
     std::map<std::string, std::shared_ptr<Run>> runs_;  // node/run_id -> run
     std::chrono::steady_clock::time_point last_forget_{};  // runs_mutex_
+    std::atomic<size_t> retained_bytes_{0};  // over all runs' logs
+    // Erases a run and its retained log (runs_mutex_ held).
+    std::map<std::string, std::shared_ptr<Run>>::iterator erase_run(std::map<std::string, std::shared_ptr<Run>>::iterator it);
 };
 
 }  // namespace exed::agent
