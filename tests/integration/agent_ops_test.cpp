@@ -12,6 +12,33 @@ namespace {
 
 std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std::to_string(site.agent_port); }
 
+// A script that prints a line, touches `started`, waits for the file `go`
+// (at most a minute), then prints one line on each stream.
+std::string gated_script(const AgentSite& site) {
+    return site.dir.write("gated.sh", "echo first\ntouch " + site.dir.file("started") + "\ni=0\nwhile [ ! -e " +
+                                          site.dir.file("go") +
+                                          " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
+                                          "echo second >&2\necho third\n");
+}
+
+// Lets the gated script go on and checks its job ends done with the whole
+// output, the script having run once.
+void release_and_check(int port, const AgentSite& site, const std::string& jid, const std::string& script) {
+    site.dir.write("go", "");
+    REQUIRE(wait_until([&] {
+        auto s = http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status");
+        return s != "running" && s != "queued";
+    }, 30));
+    auto job = http("GET", port, "/jobs/" + jid + "?outputs=1");
+    REQUIRE_MESSAGE(job.object()->getValue<std::string>("status") == "done", job.body);
+    auto host = job.object()->getObject("return_data")->getObject("web1");
+    REQUIRE(host);
+    CHECK(host->getValue<std::string>("stdout") == "first\nthird\n");
+    CHECK(host->getValue<std::string>("stderr") == "second\n");
+    CHECK(host->getValue<int>("rtc") == 0);
+    CHECK(count_processes("sh " + script) == 0);  // it ran once, to its end
+}
+
 }  // namespace
 
 TEST_CASE("agent executor: every operation runs through connected agents") {
@@ -187,11 +214,7 @@ TEST_CASE("agent executor: a command running when exed is killed is resumed by t
     AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
     web1.start();
     REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
-    // A line, then it waits for the file go (at most a minute); then one line on each stream.
-    std::string script = site.dir.write("gated.sh", "echo first\ntouch " + site.dir.file("started") +
-                                                        "\ni=0\nwhile [ ! -e " + site.dir.file("go") +
-                                                        " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
-                                                        "echo second >&2\necho third\n");
+    std::string script = gated_script(site);
     auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
     std::string jid = r.object()->getValue<std::string>("jid");
@@ -205,18 +228,34 @@ TEST_CASE("agent executor: a command running when exed is killed is resumed by t
     REQUIRE_MESSAGE(wait_until([&] { return web1.log().find("attached to run") != std::string::npos; }, 30),
                     web1.log());
     CHECK(web1.log().find("(running)") != std::string::npos);
-    site.dir.write("go", "");
-    REQUIRE(wait_until([&] {
-        auto s = http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status");
-        return s != "running" && s != "queued";
-    }, 30));
-    auto job = http("GET", port, "/jobs/" + jid + "?outputs=1");
-    REQUIRE_MESSAGE(job.object()->getValue<std::string>("status") == "done", job.body);
-    auto host = job.object()->getObject("return_data")->getObject("web1");
-    REQUIRE(host);
     // Before the kill, while exed was down, and after: all of it.
-    CHECK(host->getValue<std::string>("stdout") == "first\nthird\n");
-    CHECK(host->getValue<std::string>("stderr") == "second\n");
-    CHECK(host->getValue<int>("rtc") == 0);
-    CHECK(count_processes("sh " + script) == 0);  // it ran once, to its end
+    release_and_check(port, site, jid, script);
+}
+
+TEST_CASE("agent executor: a command running when the plugin host crashes is resumed by the next host") {
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(site.exed_config(redis));
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    web1.start();
+    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    std::string script = gated_script(site);
+    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    REQUIRE(wait_until([&] { return file_exists(site.dir.file("started")); }, 15));
+
+    // The agent listener and its connections die with the host; the next
+    // host binds the port again, the agent comes back, the job is resumed.
+    pid_t host = plugin_host_of(exed.pid());
+    REQUIRE(host > 0);
+    REQUIRE(::kill(host, SIGKILL) == 0);
+    REQUIRE_MESSAGE(wait_until([&] { return web1.log().find("attached to run") != std::string::npos; }, 30),
+                    web1.log());
+    CHECK(plugin_host_of(exed.pid()) != host);
+    CHECK(http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status") == "running");
+    release_and_check(port, site, jid, script);
+    CHECK(listed(port, "*") == R"(["web1"])");
 }

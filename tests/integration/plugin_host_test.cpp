@@ -41,26 +41,6 @@ std::string read_all(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// The plugin host exed started: its child running `exed plugin-host`.
-pid_t plugin_host_of(pid_t exed) {
-    DIR* d = opendir("/proc");
-    pid_t found = 0;
-    while (dirent* e = d ? readdir(d) : nullptr) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        std::string dir = std::string("/proc/") + e->d_name;
-        std::string stat = read_all(dir + "/stat");
-        size_t paren = stat.rfind(')');
-        if (paren == std::string::npos) continue;
-        long ppid = 0;
-        char state = 0;
-        if (sscanf(stat.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2 || ppid != exed) continue;
-        if (read_all(dir + "/cmdline").find(std::string("plugin-host\0", 12)) != std::string::npos)
-            found = pid_t(std::stol(e->d_name));
-    }
-    if (d) closedir(d);
-    return found;
-}
-
 size_t count_of(const std::string& text, const std::string& what, size_t from = 0) {
     size_t n = 0;
     for (size_t at = text.find(what, from); at != std::string::npos; at = text.find(what, at + 1)) ++n;

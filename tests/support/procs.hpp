@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <sys/types.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -32,5 +33,30 @@ inline std::vector<pid_t> pids_of(const std::string& cmdline) {
 
 // Number of processes whose argv, joined by spaces, equals `cmdline`.
 inline int count_processes(const std::string& cmdline) { return int(pids_of(cmdline).size()); }
+
+// The plugin host of the exed with pid `exed`: its child running
+// `exed plugin-host`; 0 when there is none.
+inline pid_t plugin_host_of(pid_t exed) {
+    auto read_all = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    DIR* d = opendir("/proc");
+    pid_t found = 0;
+    while (dirent* e = d ? readdir(d) : nullptr) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        std::string dir = std::string("/proc/") + e->d_name;
+        std::string stat = read_all(dir + "/stat");
+        size_t paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        long ppid = 0;
+        char state = 0;
+        if (sscanf(stat.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2 || ppid != exed) continue;
+        if (read_all(dir + "/cmdline").find(std::string("plugin-host\0", 12)) != std::string::npos)
+            found = pid_t(std::stol(e->d_name));
+    }
+    if (d) closedir(d);
+    return found;
+}
 
 }  // namespace exed::test
