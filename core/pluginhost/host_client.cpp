@@ -125,6 +125,7 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
         return out;
     }
     std::set<pid_t> groups;  // started for this call and not yet ended
+    size_t handled = 0;      // event bytes handled since the last credit
     auto cancel_sent = std::make_shared<std::atomic<bool>>(false);
     auto send_cancel = [this, id = call->id(), cancel_sent] {
         if (cancel_sent->exchange(true)) return;
@@ -157,7 +158,17 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
         }
         std::string type = text_of(*frame, "t");
         if (type == "emit") {
-            hooks.emit(text_of(*frame, "e"));
+            std::string event = text_of(*frame, "e");
+            hooks.emit(event);  // stored: the host may send as much again
+            handled += event.size();
+            if (handled >= kCreditEvery) {
+                Poco::JSON::Object credit;
+                credit.set("t", "credit");
+                credit.set("id", call->id());
+                credit.set("bytes", uint64_t(handled));
+                host_.send(credit);
+                handled = 0;
+            }
         } else if (type == "track" || type == "untrack") {
             pid_t pgid = pid_t(frame->optValue<int>("pgid", 0));
             if (pgid <= 0) continue;

@@ -13,7 +13,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -46,6 +48,13 @@ public:
         : out_(out), client_(client), id_(id), deadline_(deadline), job_(std::move(job)) {}
 
     void emit(const std::string& event_json) override {
+        {
+            // Back-pressure (protocol.hpp): wait while exed has a window's
+            // worth of this run's events unhandled; not once exed is gone.
+            std::unique_lock<std::mutex> lock(mutex_);
+            credit_.wait(lock, [this] { return in_flight_ < kEmitWindow || closed_; });
+            in_flight_ += event_json.size();
+        }
         Poco::JSON::Object m;
         m.set("t", "emit");
         m.set("id", id_);
@@ -74,6 +83,19 @@ public:
     int64_t deadline() override { return deadline_; }
     std::string job_id() const override { return job_; }
 
+    // exed handled `bytes` of this run's events.
+    void credit(size_t bytes) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_ -= std::min(bytes, in_flight_);
+        credit_.notify_all();
+    }
+    // exed closed the socket: nothing waits for credit any more.
+    void close() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        closed_ = true;
+        credit_.notify_all();
+    }
+
     // exed's cancel (or run_timeout): the flag first, then SIGTERM, so
     // an op whose command dies of it knows why (exed SIGKILLs what is
     // left after the grace period).
@@ -99,6 +121,9 @@ private:
     std::string job_;
     std::atomic<bool> cancelled_{false};
     std::mutex mutex_;
+    std::condition_variable credit_;
+    size_t in_flight_ = 0;  // event bytes sent, not yet credited
+    bool closed_ = false;
     std::set<pid_t> groups_;
 };
 
@@ -122,6 +147,10 @@ public:
             if (type == "cancel") {
                 std::lock_guard<std::mutex> lock(mutex_);
                 if (auto it = runs_.find(id); it != runs_.end()) it->second->cancel();
+            } else if (type == "credit") {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (auto it = runs_.find(id); it != runs_.end())
+                    it->second->credit(message->optValue<uint64_t>("bytes", 0));
             } else if (type == "prepare" || type == "run" || type == "health") {
                 pool_.post([this, message, type, id] { call(*message, type, id); });
             } else {
@@ -130,7 +159,11 @@ public:
         }
         // exed is gone or stopping: the runs still going are cancelled.
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& [id, hooks] : runs_) hooks->cancel();
+        closed_ = true;
+        for (auto& [id, hooks] : runs_) {
+            hooks->close();
+            hooks->cancel();
+        }
     }
 
     CallPool& pool() { return pool_; }
@@ -149,6 +182,7 @@ private:
                                                        text_of(message, "job"));
             {
                 std::lock_guard<std::mutex> lock(mutex_);
+                if (closed_) hooks->close();  // exed went away before the run began
                 runs_[id] = hooks;
             }
             auto r = client_.run({text_of(message, "kind"), text_of(message, "type")},
@@ -167,6 +201,7 @@ private:
     FrameWriter& out_;
     CallPool pool_;
     std::mutex mutex_;
+    bool closed_ = false;  // the socket to exed closed
     std::map<int64_t, std::shared_ptr<RemoteHooks>> runs_;
 };
 

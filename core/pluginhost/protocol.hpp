@@ -6,6 +6,7 @@
 //                  run     {id, kind, type, op, doc, deadline, job}
 //                  health  {id}
 //                  cancel  {id}            (the job of run `id` was cancelled)
+//                  credit  {id, bytes}     (run `id`'s events of that size are handled)
 //   host -> exed   hello   {pid, plugins, refusals}   (once, when loaded)
 //                  emit    {id, e}         (an event of run `id`)
 //                  track / untrack {id, pgid}
@@ -14,6 +15,12 @@
 // A prepare's result sends its document, hosts and unmatched patterns as
 // the frame's raw strings (frame.hpp), in that order; "hosts" and
 // "unmatched" in the JSON are their counts.
+//
+// Back-pressure: a run may have at most kEmitWindow bytes of events that
+// exed has not yet handled (written to Redis); past that the plugin's emit
+// waits for credit. So a plugin that emits faster than the job stores its
+// events slows down instead of piling them up in exed's memory, and no
+// other call waits for it (in-process, emit blocks on the Redis write).
 //
 // A run's releaser reaches the executor inside the host (run_executor):
 // both plugins live there, so nothing of it crosses the socket.
@@ -31,6 +38,9 @@
 #include <vector>
 
 namespace exed::pluginhost {
+
+constexpr size_t kEmitWindow = 1 << 20;      // bytes of events in flight per run
+constexpr size_t kCreditEvery = kEmitWindow / 4;
 
 // What the host loaded, as its hello said.
 struct Listing {

@@ -4,6 +4,7 @@
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 #include "support/procs.hpp"
+#include "redis/pool.hpp"
 
 #include <doctest/doctest.h>
 
@@ -187,4 +188,46 @@ TEST_CASE("isolation = in_process: a job that crashes exed is failed at its seco
     std::this_thread::sleep_for(std::chrono::seconds(2));
     CHECK(exed.alive());
     CHECK(http("GET", exed.port(), "/ping?target=node1").status == 200);
+}
+
+TEST_CASE("plugin host: a plugin that emits faster than its job stores the events is held back, exed's memory stays bounded") {
+    SharedRedis redis;
+    ExedProcess exed(test_config(redis.url()));
+    exed.start();
+    auto peak_kb = [&] {  // VmHWM: the most exed was resident at any time
+        std::string status = read_all("/proc/" + std::to_string(exed.pid()) + "/status");
+        size_t at = status.find("VmHWM:");
+        return at == std::string::npos ? 0L : std::stol(status.substr(at + 6));
+    };
+    long before = peak_kb();
+    REQUIRE(before > 0);
+    // 20,000 events of 10 kB (200 MB) as fast as the plugin can; meanwhile
+    // Redis takes no writes for 3 s (CLIENT PAUSE, as in a failover), so the
+    // job cannot store them and the plugin runs far ahead of it.
+    auto r = http("POST", exed.port(), "/deploy",
+                  R"({"targets":["node1"],"role":"web","extra_vars":{"flood_events":20000,"flood_bytes":10000}})");
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    std::string status;
+    for (int i = 0; i < 100 && status != "running"; ++i) {
+        status = http("GET", exed.port(), "/jobs/" + jid).object()->getValue<std::string>("status");
+        if (status != "running") std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(status == "running");
+    auto pool = redis.pool();
+    exed::redis::Command pause("CLIENT");
+    pause << "PAUSE" << "3000" << "WRITE";
+    REQUIRE(pool->run(pause).text() == "OK");
+    for (int i = 0; i < 1200 && status != "done" && status != "failed"; ++i) {
+        status = http("GET", exed.port(), "/jobs/" + jid).object()->getValue<std::string>("status");
+        if (status != "done") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(status == "done");
+    // Every event was stored...
+    exed::redis::Command xlen("XLEN");
+    xlen << "exed:job:" + jid + ":events";
+    CHECK(pool->run(xlen).num() >= 20000);
+    // ... and exed held at most the job's own 16 MiB of recent events and
+    // the 1 MiB window, not what the plugin produced during the pause.
+    CHECK_MESSAGE(peak_kb() - before < 48 * 1024, "peak RSS grew by " << (peak_kb() - before) << " kB");
 }

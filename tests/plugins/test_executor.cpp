@@ -16,6 +16,7 @@ static_assert(EXED_ABI_MINOR == EXED_EXPECT_ABI_MINOR, "built against the wrong 
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/StringTokenizer.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -189,8 +190,23 @@ public:
         });
     }
 
+    // extra_vars {"flood_events": N, "flood_bytes": B}: N events of B bytes
+    // per host, as fast as emit returns (the plugin host's back-pressure test).
     std::string deploy(exed::Call& call, const std::string& args_json) override {
         auto args = parse(args_json);
+        if (auto vars = args->getObject("extra_vars")) {
+            int n = vars->optValue<int>("flood_events", 0);
+            std::string filler(size_t(std::max(0, vars->optValue<int>("flood_bytes", 0))), 'x');
+            for (auto& h : targets_of(args))
+                for (int i = 0; i < n; ++i) {
+                    Object::Ptr ev = new Object, body = new Object;
+                    body->set("name", std::string("flood"));
+                    body->set("n", i);
+                    body->set("data", filler);
+                    ev->set(h, body);
+                    call.emit(to_json(ev));
+                }
+        }
         for (auto& h : targets_of(args)) {
             for (const char* task : {"install", "configure"}) {
                 Object::Ptr ev = new Object, body = new Object;
