@@ -228,6 +228,10 @@ TEST_CASE("plugin host: a plugin that emits faster than its job stores the event
     xlen << "exed:job:" + jid + ":events";
     CHECK(pool->run(xlen).num() >= 20000);
     // ... and exed held at most the job's own 16 MiB of recent events and
-    // the 1 MiB window, not what the plugin produced during the pause.
+    // the 1 MiB window, not what the plugin produced during the pause. Not
+    // measurable under ASan (`make sanitize`): its quarantine keeps up to
+    // 256 MB of freed memory resident whatever exed holds.
+#ifndef __SANITIZE_ADDRESS__
     CHECK_MESSAGE(peak_kb() - before < 48 * 1024, "peak RSS grew by " << (peak_kb() - before) << " kB");
+#endif
 }
