@@ -21,6 +21,16 @@ std::string gated_script(const AgentSite& site) {
                                           "echo second >&2\necho third\n");
 }
 
+// Submits the gated script on web1 and waits until it has started: {jid, script}.
+std::pair<std::string, std::string> start_gated(int port, const AgentSite& site) {
+    std::string script = gated_script(site);
+    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    std::string jid = r.object()->getValue<std::string>("jid");
+    REQUIRE(wait_until([&] { return file_exists(site.dir.file("started")); }, 15));
+    return {jid, script};
+}
+
 // Lets the gated script go on and checks its job ends done with the whole
 // output, the script having run once.
 void release_and_check(int port, const AgentSite& site, const std::string& jid, const std::string& script) {
@@ -214,11 +224,7 @@ TEST_CASE("agent executor: a command running when exed is killed is resumed by t
     AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
     web1.start();
     REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
-    std::string script = gated_script(site);
-    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    std::string jid = r.object()->getValue<std::string>("jid");
-    REQUIRE(wait_until([&] { return file_exists(site.dir.file("started")); }, 15));
+    auto [jid, script] = start_gated(port, site);
 
     exed.kill9();  // its plugin host dies with it; the command goes on on web1
     CHECK(count_processes("sh " + script) == 1);
@@ -241,11 +247,7 @@ TEST_CASE("agent executor: a command running when the plugin host crashes is res
     AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
     web1.start();
     REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
-    std::string script = gated_script(site);
-    auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sh )" + script + R"("})");
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    std::string jid = r.object()->getValue<std::string>("jid");
-    REQUIRE(wait_until([&] { return file_exists(site.dir.file("started")); }, 15));
+    auto [jid, script] = start_gated(port, site);
 
     // The agent listener and its connections die with the host; the next
     // host binds the port again, the agent comes back, the job is resumed.
