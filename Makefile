@@ -9,7 +9,7 @@ APT_PKGS = cmake g++ make pkg-config libpoco-dev libboost-dev libfmt-dev doctest
            dpkg-dev file
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test sanitize fuzz install deb bench clean
+.PHONY: deps configure build run test sanitize fuzz install deb bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -19,12 +19,19 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# What `make run` serves with: the daemon, the CLI and the shipped plugins;
+# no test suite (they are most of the build and `make test` builds them).
+RUN_TARGETS = exed exectl exed_ansible exed_salt exed_agent_executor exed_common
+
 # Foreground exed on 127.0.0.1:16808, embedded redis, ansible on localhost.
-run: build
+run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target $(RUN_TARGETS)
 	$(BUILD)/core/exed -c etc/exe.conf
 
 # Every test, TEST_JOBS at a time: the suites on sshd loopback hosts (ansible,

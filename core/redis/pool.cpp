@@ -1,9 +1,13 @@
 #include "redis/pool.hpp"
 
+#include <Poco/Logger.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Redis/Error.h>
 #include <Poco/Redis/Exception.h>
+
+#include <atomic>
+#include <chrono>
 
 namespace exed::redis {
 
@@ -53,12 +57,24 @@ void ClientFactory::destroyObject(Client::Ptr c) {
 // a full or failing disk under its AOF/RDB (MISCONF), or an AOF still
 // loading after a restart (LOADING). Both are outages: 503 at once, and
 // workers retry (they used to be 500s with Redis's raw text, issue 14).
+// The client gets our words only; Redis's own text (which names its config
+// and internals) goes to the log, at most once every 10 s while it lasts.
+static void log_raw_reply(const std::string& reply) {
+    static std::atomic<long> last{0};
+    long now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::steady_clock::now().time_since_epoch()).count();
+    long before = last.load();
+    if (now - before < 10 && before != 0) return;
+    if (!last.compare_exchange_strong(before, now)) return;
+    Poco::Logger::get("exed.redis").warning("redis refuses writes: " + reply.substr(0, 400));
+}
+
 static void throw_if_unavailable(const std::string& reply, const std::string& disk) {
     if (reply.find("MISCONF") != std::string::npos) {
+        log_raw_reply(reply);
         std::string where = disk.empty() ? "its disk" : "the disk of " + disk;
         throw Unavailable("redis cannot write its data to " + where +
-                          " (full or failing?); writes resume once it can: " +
-                          reply.substr(0, reply.find(" script:")));
+                          " (full or failing?); writes resume once it can");
     }
     if (reply.find("LOADING") != std::string::npos)
         throw Unavailable("redis is loading its data after a restart");

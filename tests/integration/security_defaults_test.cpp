@@ -48,6 +48,24 @@ TEST_CASE("rate_limit: a token bucket per token, 429 with Retry-After when empty
     CHECK(http("GET", exed.port(), "/jobs").status == 429);
 }
 
+TEST_CASE("rate_limit: /health is never limited and /metrics scrapes have a bucket of their own") {
+    SharedRedis redis;
+    Token a = make_token("a", "read", "*");
+    // 0.2/s: a bucket of one request, refilled every 5 s.
+    ExedProcess exed(token_config(redis.url(), "rate_limit = 0.2\n"));
+    exed.dir().write("tokens", a.line + "\n");
+    exed.start();
+    // The address's API bucket is empty after this (start() polled too).
+    http("GET", exed.port(), "/jobs");
+    CHECK(http("GET", exed.port(), "/jobs").status == 429);
+    for (int i = 0; i < 20; ++i) CHECK(http("GET", exed.port(), "/health").status == 200);
+    // Token a spends its API request; its scrape still gets through, once.
+    CHECK(http("GET", exed.port(), "/jobs", "", bearer(a)).status == 200);
+    CHECK(http("GET", exed.port(), "/jobs", "", bearer(a)).status == 429);
+    CHECK(http("GET", exed.port(), "/metrics", "", bearer(a)).status == 200);
+    CHECK(http("GET", exed.port(), "/metrics", "", bearer(a)).status == 429);
+}
+
 TEST_CASE("release roots: extra_opts.root must lie in [release] roots (default: the releaser's root)") {
     SharedRedis redis;
     TempDir root;

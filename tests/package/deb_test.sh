@@ -23,11 +23,22 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 (cd "$build" && cpack -G DEB -B "$work/pkg" -D CPACK_OUTPUT_FILE_PREFIX="$work/out" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
 deb=$(ls "$work"/out/exed_*_amd64.deb)
+# A purge keeps the exed user (Debian policy), so an earlier run of this test
+# left it: remove that leftover (no package is installed, see above) so that
+# the postinst's first-install path, adduser included, runs every time.
+if getent passwd exed | grep -q ":exed remote-execution daemon:/var/lib/exed:"; then
+    deluser --system exed >/dev/null 2>&1 || true
+    getent group exed >/dev/null && { delgroup --system exed >/dev/null 2>&1 || true; }
+fi
 echo "built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 installed=1
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb" >"$work/apt.log" 2>&1 \
     || { cat "$work/apt.log"; fail "apt-get install"; }
 
+# The maintainer scripts install quietly: no adduser or dpkg warning.
+if grep -i "warning" "$work/apt.log" | grep -v "apt does not have a stable CLI"; then
+    fail "warnings while installing (above)"
+fi
 /usr/bin/exed -v | grep -q "^exed " || fail "exed -v"
 /usr/bin/exectl --help | grep -q "usage: exectl" || fail "exectl --help"
 /usr/bin/exectl execute --help | grep -q "ARGV" || fail "exectl execute --help"

@@ -51,6 +51,14 @@ unsigned route_scope(const std::string& method, const std::string& path) {
     return Read;                 // targets, jobs, Shovey reads, node status, unknown (404)
 }
 
+std::string rate_bucket(const std::string& method, const std::string& path) {
+    std::string seg = first_segment(path);
+    bool reading = method == "GET" || method == "HEAD";
+    if (reading && seg == "health") return "";
+    if (reading && seg == "metrics") return "metrics:";
+    return "api:";
+}
+
 Scope operation_scope(const std::string& op) {
     if (op == "deploy") return Deploy;
     if (op == "release") return Release;

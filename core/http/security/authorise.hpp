@@ -28,6 +28,11 @@ namespace exed::http::security {
 
 // 0 = no authentication needed (GET /health).
 unsigned route_scope(const std::string& method, const std::string& path);
+// Which [api] rate_limit bucket a request draws from, prefixed to the
+// caller's key: "" = none (GET /health: probes must never be refused for the
+// API traffic of the same address), "metrics:" (scrapes have a bucket of their
+// own, so a scraper neither starves nor is starved by API calls), "api:" the rest.
+std::string rate_bucket(const std::string& method, const std::string& path);
 // The scope changing a job of operation `op` needs (cancel, delete).
 Scope operation_scope(const std::string& op);
 

@@ -53,8 +53,9 @@ void Security::admit(Context& ctx, const std::string& path) {
         std::string token = bearer(ctx.request);
         if (!token.empty()) caller = tokens_.find(token);
     }
+    std::string bucket = rate_bucket(ctx.request.getMethod(), path);
     std::string key = caller ? "token:" + caller->name : "addr:" + ctx.request.clientAddress().host().toString();
-    if (int wait = limiter_.take(key)) {
+    if (int wait = bucket.empty() ? 0 : limiter_.take(bucket + key)) {
         ctx.response.set("Retry-After", std::to_string(wait));
         throw ApiError(429, fmt::format("rate limit of {:g} requests/s exceeded; retry in {} s",
                                         settings_.rate_limit, wait));
