@@ -134,7 +134,7 @@ std::string raw_exchange(int port, const std::string& request) {
 
 }  // namespace
 
-TEST_CASE("text that is not UTF-8 is a 400 before anything runs; another host's job goes on to done") {
+TEST_CASE("text that is not UTF-8 is a 400 before anything runs, and another host's job goes on to done") {
     Faces api;
     auto a = api.post("/execute", R"({"targets":["node1"],"cmd":"sleep 3"})");
     REQUIRE(a.status == 201);

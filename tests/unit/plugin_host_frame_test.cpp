@@ -162,7 +162,7 @@ TEST_CASE("plugin host frames: strings that are not UTF-8 cross as U+FFFD, the f
     CHECK(text_of(*frame, "e") == "{\"out\":\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD(\"}");
 }
 
-TEST_CASE("plugin host protocol: fields of the wrong type read as absent; counts never wrap around") {
+TEST_CASE("plugin host protocol: fields of the wrong type read as absent, counts never wrap around") {
     Poco::JSON::Object m;
     m.set("t", Poco::JSON::Array());
     m.set("status", "0");
