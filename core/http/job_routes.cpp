@@ -25,7 +25,8 @@ void list_jobs(Services& s, Context& c) {
     c.only_params({"detail", "limit", "cursor"});
     int limit = 1000;
     if (c.query.has("limit"))
-        limit = int(operate::require_text_integer(c.query.get("limit"), 1, 10000, operate::range_message("limit", 1, 10000)));
+        limit = int(operate::require_text_integer(c.query.get("limit"), 1, 10000,
+                                                  operate::range_message("limit", 1, 10000)));
     std::string cursor = c.query.get("cursor", "");
     int64_t n = 0;
     if (!cursor.empty() && !operate::text_integer(cursor, 0, INT64_MAX, n))

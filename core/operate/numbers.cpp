@@ -36,7 +36,8 @@ bool text_integer(const std::string& text, int64_t min, int64_t max, int64_t& ou
     return true;
 }
 
-int64_t require_json_integer(const Poco::Dynamic::Var& value, int64_t min, int64_t max, const std::string& message) {
+int64_t require_json_integer(const Poco::Dynamic::Var& value, int64_t min, int64_t max,
+                             const std::string& message) {
     int64_t n = 0;
     if (!json_integer(value, min, max, n)) throw DomainError(Errc::invalid, message);
     return n;

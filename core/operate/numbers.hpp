@@ -23,7 +23,8 @@ bool text_integer(const std::string& text, int64_t min, int64_t max, int64_t& ou
 
 // The same, throwing DomainError(invalid, message) when the value is not
 // one: each face maps it to 400 {"message"}.
-int64_t require_json_integer(const Poco::Dynamic::Var& value, int64_t min, int64_t max, const std::string& message);
+int64_t require_json_integer(const Poco::Dynamic::Var& value, int64_t min, int64_t max,
+                             const std::string& message);
 int64_t require_text_integer(const std::string& text, int64_t min, int64_t max, const std::string& message);
 
 // "<name> must be an integer from <min> to <max>", the usual message.

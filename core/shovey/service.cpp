@@ -111,9 +111,10 @@ CreateRequest parse_create(const Config& config, const Poco::JSON::Object::Ptr& 
     out.nodes = node_list(body, false);
     out.run_timeout = config.run_timeout;
     if (body->has("run_timeout"))
-        out.run_timeout = int(operate::require_json_integer(body->get("run_timeout"), 1, 7 * 86400,
-                                                            "run_timeout must be an integer from 1 to 604800 (seconds)"));
-    out.required = required_nodes(body->has("quorum") ? body->get("quorum") : Poco::Dynamic::Var(), out.nodes.size());
+        out.run_timeout = int(operate::require_json_integer(
+            body->get("run_timeout"), 1, 7 * 86400, "run_timeout must be an integer from 1 to 604800 (seconds)"));
+    out.required =
+        required_nodes(body->has("quorum") ? body->get("quorum") : Poco::Dynamic::Var(), out.nodes.size());
     if (body->has("quorum")) out.quorum = body->get("quorum").toString();
     return out;
 }

@@ -98,7 +98,9 @@ const std::string kShovey =
 struct Faces {
     SharedRedis redis;
     ExedProcess exed;
-    explicit Faces(const std::string& extra = "") : exed(test_config(redis.url(), kShovey + extra)) { exed.start(); }
+    explicit Faces(const std::string& extra = "") : exed(test_config(redis.url(), kShovey + extra)) {
+        exed.start();
+    }
     HttpResponse get(const std::string& p, const std::map<std::string, std::string>& headers = {}) {
         return http("GET", exed.port(), p, "", headers);
     }
@@ -152,12 +154,14 @@ TEST_CASE("text that is not UTF-8 is a 400 before anything runs, and another hos
         {"GET", "/execute?target=node2&cmd=echo%20%ff", "", "query parameter 'cmd' is not valid UTF-8", {}},
         {"GET", "/ping?target=node2&%ff=1", "", "a query parameter name is not valid UTF-8", {}},
         {"GET", "/jobs/%ff", "", "the request path is not valid UTF-8", {}},
-        {"GET", "/ping?target=node2", "", "the header 'X-Exed-Note' is not valid UTF-8", {{"X-Exed-Note", "caf\xe9"}}},
+        {"GET", "/ping?target=node2", "", "the header 'X-Exed-Note' is not valid UTF-8",
+         {{"X-Exed-Note", "caf\xe9"}}},
         {"POST", "/ping", "{\"targets\":[\"node2\xff\"]}", "the body is not valid UTF-8", {}},
         {"POST", "/ping", R"({"targets":["\ud800"]})", "lone UTF-16 surrogate", {}},
         {"POST", "/ping", R"({"targets":["node2\udc00"]})", "lone UTF-16 surrogate", {}},
         {"POST", "/execute", R"({"targets":["node2"],"cmd":"echo \ud800x"})", "lone UTF-16 surrogate", {}},
-        {"POST", "/shovey/jobs", "{\"command\":\"hello\",\"nodes\":[\"node2\xc3(\"]}", "the body is not valid UTF-8", {}},
+        {"POST", "/shovey/jobs", "{\"command\":\"hello\",\"nodes\":[\"node2\xc3(\"]}",
+         "the body is not valid UTF-8", {}},
         {"GET", "/shovey/jobs?cursor=%ff", "", "query parameter 'cursor' is not valid UTF-8", {}},
         {"GET", "/status/node/node2%ff/latest", "", "the request path is not valid UTF-8", {}},
     };
@@ -231,8 +235,8 @@ TEST_CASE("integers out of range or malformed are a 400 on every face, never a 5
     // Content-Length as Poco would read it leniently, or not at all.
     for (std::string length : {"1,000", "99999999999999999999", "-1", "+5"}) {
         CAPTURE(length);
-        std::string answer = raw_exchange(api.exed.port(), "POST /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-                                                               length + "\r\n\r\n{}");
+        std::string answer = raw_exchange(
+            api.exed.port(), "POST /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + length + "\r\n\r\n{}");
         CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
         CHECK(answer.find("Content-Length must be a decimal integer") != std::string::npos);
     }
