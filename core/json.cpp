@@ -1,5 +1,7 @@
 #include "json.hpp"
 
+#include "utf8.hpp"
+
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
@@ -10,7 +12,7 @@ namespace exed {
 std::string json_string(const Poco::Dynamic::Var& v) {
     std::ostringstream out;
     Poco::JSON::Stringifier::condense(v, out);
-    return out.str();
+    return repaired_utf8(out.str());
 }
 
 Poco::Dynamic::Var parse_json(const std::string& text) { return Poco::JSON::Parser().parse(text); }

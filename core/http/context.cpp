@@ -4,6 +4,7 @@
 #include "http/json_numbers.hpp"
 #include "json.hpp"
 #include "operate/validate.hpp"
+#include "utf8.hpp"
 
 #include <Poco/JSON/JSONException.h>
 #include <Poco/StreamCopier.h>
@@ -30,12 +31,18 @@ Poco::JSON::Object::Ptr Context::body_object() {
         throw ApiError(413, "request body larger than " + std::to_string(max_body) + " bytes");
     }
     if (body.empty()) throw ApiError(400, "a JSON object body is required");
+    // Raw bytes first; escapes that decode to no character (a lone UTF-16
+    // surrogate, "\ud800" or "\udc00") Poco's parser refuses below.
+    if (!valid_utf8(body)) throw ApiError(400, "the body is not valid UTF-8");
     refuse_integers_past_64_bits(body);
     Poco::Dynamic::Var v;
     try {
         v = parse_json(body);
     } catch (const Poco::Exception& e) {
-        throw ApiError(400, "malformed JSON: " + e.message());
+        std::string why = e.message();
+        if (why.find("surrogate") != std::string::npos)
+            throw ApiError(400, "malformed JSON: a \\u escape is a lone UTF-16 surrogate (" + why + ")");
+        throw ApiError(400, "malformed JSON: " + why);
     }
     if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw ApiError(400, "the body must be a JSON object");
     return v.extract<Poco::JSON::Object::Ptr>();

@@ -9,10 +9,10 @@
 #include "http/services.hpp"
 #include "json.hpp"
 #include "metrics/metrics.hpp"
+#include "operate/numbers.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/NumberParser.h>
 #include <Poco/RegularExpression.h>
 
 #include <ostream>
@@ -24,12 +24,12 @@ namespace {
 void list_jobs(Services& s, Context& c) {
     c.only_params({"detail", "limit", "cursor"});
     int limit = 1000;
-    if (c.query.has("limit") &&
-        (!Poco::NumberParser::tryParse(c.query.get("limit"), limit) || limit < 1 || limit > 10000))
-        throw ApiError(400, "limit must be an integer from 1 to 10000");
+    if (c.query.has("limit"))
+        limit = int(operate::require_text_integer(c.query.get("limit"), 1, 10000,
+                                                  operate::range_message("limit", 1, 10000)));
     std::string cursor = c.query.get("cursor", "");
-    Poco::Int64 n = 0;
-    if (!cursor.empty() && !Poco::NumberParser::tryParse64(cursor, n))
+    int64_t n = 0;
+    if (!cursor.empty() && !operate::text_integer(cursor, 0, INT64_MAX, n))
         throw ApiError(400, "cursor must be the X-Next-Cursor value of a previous page");
     bool detail = c.flag("detail");
     bool filtered = security::filters_jobs(c);  // needs each job's targets

@@ -53,7 +53,13 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
         throw ApiError(500, done->error.empty() ? "the operation failed" : done->error, extra);
     }
     Poco::JSON::Object out;
-    for (auto& [host, json] : returns) out.set(host, parse_json(json));
+    for (auto& [host, json] : returns) {
+        try {
+            out.set(host, parse_json(json));
+        } catch (const Poco::Exception&) {  // a plugin's result that is not JSON: as text
+            out.set(host, json);
+        }
+    }
     ctx.response.set("X-Exed-Jid", job.jid);
     ctx.json(200, out);
 }

@@ -1,5 +1,11 @@
 #include "http/request_runner.hpp"
 
+#include "json.hpp"
+#include "operate/numbers.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponseImpl.h>
@@ -23,14 +29,31 @@ public:
     bool detached() { return !socket().impl()->initialized(); }
 };
 
-void send_error(Session& session, Poco::Net::HTTPResponse::HTTPStatus status) {
+// An answer before any handler (the request could not be read): JSON
+// {"message"} as every other error, then the connection closes.
+void send_error(Session& session, Poco::Net::HTTPResponse::HTTPStatus status, const std::string& message) {
     Poco::Net::HTTPServerResponseImpl response(session);
     response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
     response.setStatusAndReason(status);
     response.setKeepAlive(false);
-    response.send();
+    Poco::JSON::Object body;
+    body.set("message", message);
+    std::string text = json_string(body);
+    response.setContentType("application/json");
+    response.setContentLength64(Poco::Int64(text.size()));
+    response.send() << text;
     session.setKeepAlive(false);
 }
+
+// Poco reads Content-Length leniently ("1,000", "+5", "-1"): the header
+// must be plain decimal digits, or the body's end is not what it says.
+bool content_length_ok(const Poco::Net::HTTPServerRequest& request) {
+    int64_t n = 0;
+    return !request.has("Content-Length") ||
+           operate::text_integer(request.get("Content-Length"), 0, INT64_MAX, n);
+}
+
+constexpr const char* kBadLength = "Content-Length must be a decimal integer from 0 to 9223372036854775807";
 
 }  // namespace
 
@@ -46,7 +69,11 @@ Served serve_requests(Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerPara
             response.setKeepAlive(params->getKeepAlive() && request.getKeepAlive() && session.canKeepAlive());
             std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(factory.createRequestHandler(request));
             if (!handler) {
-                send_error(session, Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED);
+                send_error(session, Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED, "not implemented");
+                return Served::close;
+            }
+            if (!content_length_ok(request)) {
+                send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, kBadLength);
                 return Served::close;
             }
             if (request.getExpectContinue() && response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK)
@@ -57,7 +84,11 @@ Served serve_requests(Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerPara
         } catch (const Poco::Net::NoMessageException&) {
             return Served::close;  // the client closed between requests
         } catch (const Poco::Net::MessageException&) {
-            if (!session.detached()) send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+            if (!session.detached())
+                send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "malformed HTTP request");
+            return Served::close;
+        } catch (const Poco::SyntaxException&) {  // Poco parses Content-Length while reading the head
+            if (!session.detached()) send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, kBadLength);
             return Served::close;
         }
         if (session.detached()) return Served::detached;

@@ -4,6 +4,7 @@
 #include "http/error_map.hpp"
 #include "http/follow_hub.hpp"
 #include "http/request_runner.hpp"
+#include "http/request_text.hpp"
 #include "http/security/security.hpp"
 #include "http/security/tls.hpp"
 #include "metrics/metrics.hpp"
@@ -46,6 +47,7 @@ public:
             Poco::URI uri(req.getURI());
             for (auto& [k, v] : uri.getQueryParameters()) ctx.query.set(k, v);
             path = uri.getPath();
+            refuse_invalid_utf8(req, path, ctx.query);  // before anything reads them
             s_.security.admit(ctx, path);
             router_.dispatch(ctx, req.getMethod(), path);
         } catch (const ApiError& e) {

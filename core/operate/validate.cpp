@@ -2,9 +2,9 @@
 
 #include "catalogue.hpp"
 #include "errors.hpp"
+#include "operate/numbers.hpp"
 
 #include <Poco/JSON/Array.h>
-#include <Poco/NumberParser.h>
 
 #include <limits>
 #include <map>
@@ -38,16 +38,11 @@ const char* type_name(Type t) {
 // Longest target (host name or pattern) accepted; docs/api.md.
 constexpr size_t kMaxTargetBytes = 4096;
 
-// A JSON integer within [lo, hi]. Poco stores big numbers as Int64 or
-// UInt64 and throws RangeException converting them to int: that was a 500.
+// A JSON integer within [lo, hi] (operate/numbers.hpp: Poco keeps big
+// numbers as UInt64 and throws converting them: that was a 500).
 bool int_within(const Poco::Dynamic::Var& v, Poco::Int64 lo, Poco::Int64 hi) {
-    if (!v.isInteger() || v.isBoolean()) return false;
-    try {
-        Poco::Int64 n = v.convert<Poco::Int64>();
-        return n >= lo && n <= hi;
-    } catch (const Poco::Exception&) {  // beyond Int64
-        return false;
-    }
+    int64_t n = 0;
+    return json_integer(v, lo, hi, n);
 }
 
 bool type_ok(const Poco::Dynamic::Var& v, Type t) {
@@ -149,9 +144,10 @@ Poco::JSON::Object::Ptr args_from_query(const std::string& op, const Query& quer
         const std::string& v = found->second;
         switch (f.type) {
             case Type::Int: {
-                int n = 0;
-                if (!Poco::NumberParser::tryParse(v, n)) bad(std::string(f.name) + " must be an integer");
-                args->set(f.name, n);
+                int64_t n = 0;
+                if (!text_integer(v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), n))
+                    bad(std::string(f.name) + " must be an integer");
+                args->set(f.name, int(n));
                 break;
             }
             case Type::Bool: args->set(f.name, parse_flag(f.name, v)); break;

@@ -2,6 +2,7 @@
 
 #include "json.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -39,15 +40,27 @@ bool write_all(int fd, const char* data, size_t size) {
 
 }  // namespace
 
-FrameReader::FrameReader(int fd, int also_fd) : fd_(fd), also_fd_(also_fd) {}
+FrameReader::FrameReader(int fd, int also_fd, uint32_t max) : fd_(fd), also_fd_(also_fd), max_(max) {}
 
 bool FrameReader::next(int64_t& id, std::string& text) {
     for (;;) {
         size_t have = buffer_.size() - at_;
-        if (have >= kHeader) {
+        if (skip_ > 0) {  // the body of an oversized frame: dropped, never buffered whole
+            size_t n = std::min(skip_, have);
+            at_ += n;
+            skip_ -= n;
+            have -= n;
+        }
+        if (skip_ == 0 && have >= kHeader) {
             auto head = reinterpret_cast<const unsigned char*>(buffer_.data() + at_);
             size_t size = get_be(head, 4);
-            if (size == 0 || size > kMaxFrame) return false;
+            if (size == 0 || size > max_) {  // a bad frame, not a dead peer
+                id = int64_t(get_be(head + 4, 8));
+                text.clear();
+                at_ += kHeader;
+                skip_ = size;
+                return true;
+            }
             if (have >= kHeader + size) {
                 id = int64_t(get_be(head + 4, 8));
                 text.assign(buffer_, at_ + kHeader, size);
@@ -95,7 +108,7 @@ Poco::JSON::Object::Ptr parse_frame(const std::string& text, std::vector<std::st
     }
 }
 
-bool FrameWriter::write(const Poco::JSON::Object& message, const std::vector<std::string>& strings) {
+Sent FrameWriter::write(const Poco::JSON::Object& message, const std::vector<std::string>& strings) {
     std::string text(kHeader, '\0');  // the header, filled in below
     text += json_string(message);
     if (!strings.empty()) {
@@ -108,13 +121,13 @@ bool FrameWriter::write(const Poco::JSON::Object& message, const std::vector<std
         }
     }
     size_t body = text.size() - kHeader;
-    if (body > kMaxFrame) return false;
+    if (body > kMaxFrame) return Sent::too_large;
     unsigned char head[kHeader];
     put_be(head, 4, body);
     put_be(head + 4, 8, uint64_t(message.optValue<int64_t>("id", 0)));
     text.replace(0, kHeader, reinterpret_cast<const char*>(head), kHeader);
     std::lock_guard<std::mutex> lock(mutex_);
-    return write_all(fd_, text.data(), text.size());
+    return write_all(fd_, text.data(), text.size()) ? Sent::ok : Sent::gone;
 }
 
 }  // namespace exed::pluginhost

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <climits>
 #include <memory>
 #include <set>
 
@@ -170,8 +171,9 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
                 handled = 0;
             }
         } else if (type == "track" || type == "untrack") {
-            pid_t pgid = pid_t(frame->optValue<int>("pgid", 0));
-            if (pgid <= 0) continue;
+            int64_t g = integer_of(*frame, "pgid", 0);
+            if (g <= 0 || g > INT_MAX) continue;  // never kill(-0) or a wrapped-around group
+            pid_t pgid = pid_t(g);
             if (type == "track") {
                 groups.insert(pgid);
                 hooks.track_process(pgid);
@@ -180,6 +182,9 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
                 hooks.untrack_process(pgid);
             }
         } else if (type == "result") {
+            // An unreadable frame ends the call here; the host is told to
+            // stop its op, whose later frames nobody reads.
+            if (frame->has("unreadable")) send_cancel();
             host_.end(call->id());
             return result_of(*frame);
         }

@@ -1,5 +1,6 @@
 #include "pluginhost/host_process.hpp"
 
+#include "json.hpp"
 #include "pluginhost/host_main.hpp"
 
 #include <Poco/Logger.h>
@@ -56,11 +57,13 @@ Poco::JSON::Object::Ptr PendingCall::next(std::chrono::milliseconds wait, std::v
         inbox_.pop_front();
     }
     if (auto frame = parse_frame(text, strings)) return frame;
-    // Not JSON from our own binary: answer the call as failed rather than wait.
+    // Not JSON from our own binary: answer the call as failed rather than
+    // wait; the other calls go on (a run's caller cancels its op).
     Poco::JSON::Object::Ptr broken = new Poco::JSON::Object;
     broken->set("t", "result");
     broken->set("status", EXED_ERR);
     broken->set("error", "the plugin host sent an unreadable answer");
+    broken->set("unreadable", true);
     return broken;
 }
 
@@ -125,7 +128,16 @@ std::shared_ptr<PendingCall> HostProcess::call(Poco::JSON::Object message, std::
         conn = connection_;
     }
     message.set("id", pending->id());
-    conn->writer.write(message);  // a failed write is a dying host: the reader fails the call
+    // A failed write is a dying host: the reader fails the call. One too
+    // large to send is that call's failure alone.
+    if (conn->writer.write(message) == Sent::too_large) {
+        Poco::JSON::Object refused;
+        refused.set("t", "result");
+        refused.set("status", EXED_ERR);
+        refused.set("error", "the call is larger than the plugin host's frame limit of " +
+                                 std::to_string(kMaxFrame) + " bytes");
+        pending->deliver(json_string(refused));
+    }
     return pending;
 }
 
@@ -217,12 +229,18 @@ void HostProcess::read_frames(const std::shared_ptr<Connection>& conn, pid_t pid
             if (pending) pending->deliver(std::move(text));
             continue;
         }
+        // A frame of no call: one that cannot be read is logged and
+        // skipped; the connection and the calls on it go on.
         auto frame = parse_frame(text);
-        if (!frame) break;
+        if (!frame) {
+            logger().warning(fmt::format("plugin host (pid {}): an unreadable frame of {} bytes skipped", pid,
+                                         text.size()));
+            continue;
+        }
         if (text_of(*frame, "t") == "hello") {
             auto listing = listing_of(*frame);
             logger().information(fmt::format("plugin host (pid {}) up: {} plugin(s) loaded, {} refused",
-                                             frame->optValue<int>("pid", 0), listing.plugins.size(),
+                                             integer_of(*frame, "pid", 0), listing.plugins.size(),
                                              listing.refusals.size()));
             if (on_hello_) on_hello_(listing);
             std::lock_guard<std::mutex> lock(mutex_);

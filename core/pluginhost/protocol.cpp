@@ -22,15 +22,29 @@ Array array_of(const std::vector<std::string>& items) {
 }  // namespace
 
 std::string text_of(const Object& message, const std::string& key) {
-    return message.optValue<std::string>(key, "");
+    if (!message.has(key)) return "";
+    const auto& v = message.get(key);
+    return v.isString() ? v.extract<std::string>() : std::string();
 }
 
 std::vector<std::string> texts_of(const Object& message, const std::string& key) {
     std::vector<std::string> out;
     auto arr = message.getArray(key);
     if (arr)
-        for (size_t i = 0; i < arr->size(); ++i) out.push_back(arr->getElement<std::string>(i));
+        for (size_t i = 0; i < arr->size(); ++i)
+            if (const auto& v = arr->get(i); v.isString()) out.push_back(v.extract<std::string>());
     return out;
+}
+
+int64_t integer_of(const Object& message, const std::string& key, int64_t fallback) {
+    if (!message.has(key)) return fallback;
+    const auto& v = message.get(key);
+    if (!v.isInteger() || v.isBoolean()) return fallback;
+    try {
+        return v.convert<Poco::Int64>();
+    } catch (const Poco::Exception&) {  // a UInt64 past int64
+        return fallback;
+    }
 }
 
 Object hello_message(const plugins::Registry& registry) {
@@ -76,8 +90,8 @@ Listing listing_of(const Object& hello) {
             auto p = plugins->getObject(i);
             if (!p) continue;
             plugins::PluginInfo info{text_of(*p, "kind"), text_of(*p, "type"), text_of(*p, "name"),
-                                     text_of(*p, "version"), p->optValue<uint32_t>("abi_major", 0),
-                                     p->optValue<uint32_t>("abi_minor", 0), text_of(*p, "path"),
+                                     text_of(*p, "version"), uint32_t(integer_of(*p, "abi_major", 0)),
+                                     uint32_t(integer_of(*p, "abi_minor", 0)), text_of(*p, "path"),
                                      texts_of(*p, "secret_args")};
             auto ops = texts_of(*p, "ops");
             out.ops[{info.kind, info.type}] = {ops.begin(), ops.end()};
@@ -127,10 +141,13 @@ Object prepared_message(const plugins::Prepared& prepared, std::vector<std::stri
 
 plugins::Prepared prepared_of(const Object& message, std::vector<std::string> strings) {
     plugins::Prepared out;
-    out.status = message.optValue<int>("status", EXED_ERR);
+    out.status = int(integer_of(message, "status", EXED_ERR));
     out.error = text_of(message, "error");
-    auto hosts = message.optValue<uint64_t>("hosts", 0), unmatched = message.optValue<uint64_t>("unmatched", 0);
-    if (strings.size() != 1 + hosts + unmatched) {
+    int64_t hosts = integer_of(message, "hosts", -1), unmatched = integer_of(message, "unmatched", -1);
+    // Each count checked on its own first: their sum could wrap around.
+    if (strings.empty() || hosts < 0 || unmatched < 0 || uint64_t(hosts) > strings.size() - 1 ||
+        uint64_t(unmatched) != strings.size() - 1 - uint64_t(hosts)) {
+        if (out.status != EXED_OK && !out.error.empty()) return out;  // a refusal: nothing to count
         out.status = EXED_ERR;
         out.error = "the plugin host sent an unreadable answer";
         return out;
@@ -153,7 +170,7 @@ Object result_message(const plugins::OpResult& result) {
 
 plugins::OpResult result_of(const Object& message) {
     plugins::OpResult out;
-    out.status = message.optValue<int>("status", EXED_ERR);
+    out.status = int(integer_of(message, "status", EXED_ERR));
     out.result = text_of(message, "result");
     out.error = text_of(message, "error");
     return out;

@@ -61,8 +61,13 @@ plugins::Prepared prepared_of(const Poco::JSON::Object& message, std::vector<std
 Poco::JSON::Object result_message(const plugins::OpResult& result);
 plugins::OpResult result_of(const Poco::JSON::Object& message);
 
-// Strings and arrays of strings of a message; empty when absent.
+// Fields of a message, never throwing: a field of the wrong type reads as
+// absent (a message is the peer's word, and one odd field must not end a
+// thread that serves every call). Strings and arrays of strings: empty
+// when absent; non-strings in an array are left out.
 std::string text_of(const Poco::JSON::Object& message, const std::string& key);
 std::vector<std::string> texts_of(const Poco::JSON::Object& message, const std::string& key);
+// An integer field; `fallback` when absent, not an integer, or past int64.
+int64_t integer_of(const Poco::JSON::Object& message, const std::string& key, int64_t fallback);
 
 }  // namespace exed::pluginhost

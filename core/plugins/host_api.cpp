@@ -3,7 +3,14 @@
 // An exed_call wraps one invocation: it collects the result and error the
 // plugin hands back (copying, as the ABI promises) and forwards everything
 // else to the CallHooks of whoever invoked the plugin.
+//
+// What a plugin hands back is data from the world (a command's output may
+// be any bytes): it is made valid UTF-8 here, invalid bytes as U+FFFD, so
+// no event, result or error of a plugin is JSON that exed cannot read back
+// (utf8.hpp), in process or through the plugin host.
 #include "plugins/call.hpp"
+
+#include "utf8.hpp"
 
 #include <Poco/Logger.h>
 
@@ -33,19 +40,19 @@ void api_log(exed_call* call, int level, const char* message) {
 }
 
 void api_emit(exed_call* call, const char* json) {
-    if (call && call->hooks && json) call->hooks->emit(json);
+    if (call && call->hooks && json) call->hooks->emit(repaired_utf8(json));
 }
 
 void api_set_result(exed_call* call, const char* json) {
     if (!call) return;
     std::lock_guard<std::mutex> lock(call->mutex);
-    call->result = json ? json : "";
+    call->result = json ? repaired_utf8(json) : "";
 }
 
 void api_set_error(exed_call* call, const char* message) {
     if (!call) return;
     std::lock_guard<std::mutex> lock(call->mutex);
-    call->error = message ? message : "";
+    call->error = message ? repaired_utf8(message) : "";
 }
 
 int api_is_cancelled(exed_call* call) {

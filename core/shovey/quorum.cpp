@@ -1,6 +1,7 @@
 #include "shovey/quorum.hpp"
 
 #include "errors.hpp"
+#include "operate/numbers.hpp"
 
 #include <Poco/NumberParser.h>
 
@@ -24,13 +25,9 @@ size_t checked_count(Poco::Int64 n, size_t nodes) {
 
 size_t required_nodes(const Poco::Dynamic::Var& quorum, size_t nodes) {
     if (quorum.isEmpty()) return nodes;
-    if (quorum.isInteger()) {
-        Poco::Int64 n = 0;
-        try {
-            n = quorum.convert<Poco::Int64>();
-        } catch (const Poco::Exception&) {
-            bad("is out of range");
-        }
+    if (quorum.isInteger() && !quorum.isBoolean()) {
+        int64_t n = 0;
+        if (!operate::json_integer(quorum, INT64_MIN, INT64_MAX, n)) bad("is out of range");
         return checked_count(n, nodes);
     }
     if (!quorum.isString()) bad("must be a string or an integer");

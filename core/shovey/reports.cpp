@@ -11,6 +11,7 @@
 #include "shovey/service.hpp"
 
 #include "errors.hpp"
+#include "operate/numbers.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeParser.h>
@@ -62,17 +63,8 @@ int64_t int_field(const Poco::JSON::Object::Ptr& body, const std::string& key, i
                   int64_t fallback, bool& given) {
     given = false;
     if (!body->has(key) || body->get(key).isEmpty()) return fallback;
-    auto v = body->get(key);
-    Poco::Int64 n = 0;
-    bool integer = false;
-    try {
-        integer = v.isInteger() && !v.isBoolean();
-        if (integer) n = v.convert<Poco::Int64>();
-    } catch (const Poco::Exception&) {
-        integer = false;  // out of range for 64 bits
-    }
-    if (!integer || n < min || n > max)
-        bad(key + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    int64_t n = 0;
+    if (!operate::json_integer(body->get(key), min, max, n)) bad(operate::range_message(key, min, max));
     given = true;
     return n;
 }

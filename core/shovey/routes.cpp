@@ -2,9 +2,9 @@
 
 #include "errors.hpp"
 #include "http/api_error.hpp"
+#include "operate/numbers.hpp"
 
 #include <Poco/JSON/Array.h>
-#include <Poco/NumberParser.h>
 
 namespace exed::shovey {
 
@@ -21,11 +21,7 @@ std::string url_base(Context& c) {
 
 int64_t int_param(Context& c, const std::string& name, int64_t def, int64_t min, int64_t max) {
     if (!c.query.has(name)) return def;
-    Poco::Int64 n = 0;
-    if (!Poco::NumberParser::tryParse64(c.query.get(name), n) || n < min || n > max)
-        throw ApiError(400, name + " must be an integer from " + std::to_string(min) + " to " +
-                                std::to_string(max));
-    return n;
+    return operate::require_text_integer(c.query.get(name), min, max, operate::range_message(name, min, max));
 }
 
 bool sees(const Access& a, const Context& c, const std::vector<std::string>& nodes) {
@@ -52,8 +48,8 @@ void list_jobs(Service& s, const Access& a, Context& c) {
     c.only_params({"limit", "cursor"});
     int limit = int(int_param(c, "limit", 1000, 1, 10000));
     std::string cursor = c.query.get("cursor", "");
-    Poco::Int64 n = 0;
-    if (!cursor.empty() && !Poco::NumberParser::tryParse64(cursor, n))
+    int64_t n = 0;
+    if (!cursor.empty() && !operate::text_integer(cursor, 0, INT64_MAX, n))
         throw ApiError(400, "cursor must be the X-Next-Cursor value of a previous page");
     auto page = s.list(limit, cursor);
     Poco::JSON::Array out;

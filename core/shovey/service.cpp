@@ -2,6 +2,7 @@
 
 #include "errors.hpp"
 #include "jobs/model.hpp"
+#include "operate/numbers.hpp"
 #include "shovey/documents.hpp"
 #include "shovey/quorum.hpp"
 
@@ -95,27 +96,33 @@ bool valid_job_id(const std::string& id) {
     return shape.match(id);
 }
 
-std::string Service::create(const Poco::JSON::Object::Ptr& body) {
+CreateRequest parse_create(const Config& config, const Poco::JSON::Object::Ptr& body) {
+    CreateRequest out;
     only_keys(body, {"command", "quorum", "nodes", "run_timeout"});
-    std::string command = string_field(body, "command");
-    auto cmd = config_.commands.find(command);
-    if (cmd == config_.commands.end()) {
+    out.command = string_field(body, "command");
+    auto cmd = config.commands.find(out.command);
+    if (cmd == config.commands.end()) {
         std::vector<std::string> known;
-        for (auto& [name, argv] : config_.commands) known.push_back(name);
-        throw DomainError(Errc::invalid, "unknown command '" + command.substr(0, 64) + "' (known: " +
+        for (auto& [name, argv] : config.commands) known.push_back(name);
+        throw DomainError(Errc::invalid, "unknown command '" + out.command.substr(0, 64) + "' (known: " +
                                 (known.empty() ? "none configured in [shovey.commands]" : names(known)) + ")");
     }
-    auto nodes = node_list(body, false);
-    int run_timeout = config_.run_timeout;
-    if (body->has("run_timeout")) {
-        auto v = body->get("run_timeout");
-        Poco::Int64 t = 0;
-        if (!v.isInteger() || (t = v.convert<Poco::Int64>()) < 1 || t > 7 * 86400)
-            throw DomainError(Errc::invalid, "run_timeout must be an integer from 1 to 604800 (seconds)");
-        run_timeout = int(t);
-    }
-    size_t required = required_nodes(body->has("quorum") ? body->get("quorum") : Poco::Dynamic::Var(),
-                                     nodes.size());
+    out.argv = cmd->second;
+    out.nodes = node_list(body, false);
+    out.run_timeout = config.run_timeout;
+    if (body->has("run_timeout"))
+        out.run_timeout = int(operate::require_json_integer(
+            body->get("run_timeout"), 1, 7 * 86400, "run_timeout must be an integer from 1 to 604800 (seconds)"));
+    out.required =
+        required_nodes(body->has("quorum") ? body->get("quorum") : Poco::Dynamic::Var(), out.nodes.size());
+    if (body->has("quorum")) out.quorum = body->get("quorum").toString();
+    return out;
+}
+
+std::string Service::create(const Poco::JSON::Object::Ptr& body) {
+    auto request = parse_create(config_, body);
+    const auto& nodes = request.nodes;
+    size_t required = request.required;
     auto known = jobs_.known_hosts();
     std::set<std::string> known_set(known.begin(), known.end());
     std::vector<std::string> unknown, up;
@@ -127,9 +134,9 @@ std::string Service::create(const Poco::JSON::Object::Ptr& body) {
 
     JobRecord job;
     job.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
-    job.command = command;
-    job.run_timeout = run_timeout;
-    job.quorum = body->has("quorum") ? body->get("quorum").toString() : "100%";
+    job.command = request.command;
+    job.run_timeout = request.run_timeout;
+    job.quorum = request.quorum;
     job.created_ms = job.updated_ms = now_ms();
     job.nodes = nodes;
     std::set<std::string> up_set(up.begin(), up.end());
@@ -152,10 +159,10 @@ std::string Service::create(const Poco::JSON::Object::Ptr& body) {
             job.runs[n] = r.to_cache_json();
         }
     } else {
-        start_runs(job, cmd->second, up);
+        start_runs(job, request.argv, up);
     }
     // Kept as long as its runs at least: they expire job_ttl after they end.
-    store_.create(job, settings_.job_ttl + run_timeout + 86400);
+    store_.create(job, settings_.job_ttl + request.run_timeout + 86400);
     return job.id;
 }
 

@@ -29,6 +29,19 @@ inline const std::string submitted = "submitted", running = "running", complete 
 inline constexpr size_t kMaxNodes = 1000;    // nodes in one job
 inline constexpr int kHistory = 100;         // node status entries kept per node
 
+// A POST /shovey/jobs body, checked against the configured commands: the
+// part of create() that needs no store (the request fuzz target runs it).
+struct CreateRequest {
+    std::string command;
+    std::vector<std::string> argv;  // the command's
+    std::vector<std::string> nodes;
+    int run_timeout = 0;            // s
+    size_t required = 0;            // nodes that must be up (the quorum)
+    std::string quorum = "100%";    // as given
+};
+// Throws DomainError(invalid) naming the field.
+CreateRequest parse_create(const Config& config, const Poco::JSON::Object::Ptr& body);
+
 class Service {
 public:
     Service(const Config& config, const Settings& settings, Store& store, JobsAdapter& jobs)

@@ -1,11 +1,14 @@
 // Fuzz target: one request through the router, the request context (body
 // limit, JSON, flags, unknown parameters) and the operations' validation,
 // as the daemon runs them, minus Redis: the handlers stop where a job
-// would be submitted. Input: "METHOD URI\n" then the body.
+// would be submitted. Shovey's POST /shovey/jobs runs its real body check
+// (shovey::parse_create). Input: "METHOD URI\n" then the body.
 // Oracle: every failure is an ApiError (or a DomainError, mapped the way
 // the server maps it) with a 4xx status and a message
 // (or Poco's URI SyntaxException, which the server answers 400); anything
-// else (500, crash, UB, hang) is a finding.
+// else (500, crash, UB, hang) is a finding. A request that is answered
+// must have had only valid UTF-8 text (path, query, body), and its answer
+// must be valid UTF-8 too (issue 23).
 #include "catalogue.hpp"
 #include "errors.hpp"
 #include "http/api_error.hpp"
@@ -13,7 +16,11 @@
 #include "http/error_map.hpp"
 #include "http/event_format.hpp"
 #include "http/router.hpp"
+#include "operate/numbers.hpp"
 #include "operate/validate.hpp"
+#include "http/request_text.hpp"
+#include "shovey/service.hpp"
+#include "utf8.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -99,6 +106,31 @@ const exed::http::Router& router() {
         r.add("DELETE", "/jobs/{jid}", [](Context& c) { c.only_params({}); c.no_content(); });
         r.add("POST", "/jobs/{jid}/cancel", [](Context& c) { c.only_params({}); c.no_content(); });
         r.add("GET", "/health", [](Context& c) { c.no_content(); });
+        // Shovey (core/shovey/routes.cpp): the body check, and the
+        // integers of its query strings.
+        r.add("POST", "/shovey/jobs", [](Context& c) {
+            c.only_params({});
+            static const exed::shovey::Config config = [] {
+                exed::shovey::Config cfg;
+                cfg.commands["hello"] = {"echo", "hello"};
+                return cfg;
+            }();
+            auto request = exed::shovey::parse_create(config, c.body_object());
+            c.json(201, request.command);
+        });
+        r.add("GET", "/shovey/jobs", [](Context& c) {
+            c.only_params({"limit", "cursor"});
+            if (c.query.has("limit"))
+                exed::operate::require_text_integer(c.query.get("limit"), 1, 10000, "limit must be an integer");
+            c.no_content();
+        });
+        r.add("GET", "/shovey/stream/{id}/{node}", [](Context& c) {
+            c.only_params({"sequence", "output_type"});
+            if (c.query.has("sequence"))
+                exed::operate::require_text_integer(c.query.get("sequence"), 0, int64_t(1) << 40,
+                                                    "sequence must be an integer");
+            c.no_content();
+        });
         return r;
     }();
     return r;
@@ -120,7 +152,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         Poco::URI parsed(uri);
         for (auto& [k, v] : parsed.getQueryParameters()) ctx.query.set(k, v);
-        router().dispatch(ctx, method, parsed.getPath());
+        std::string path = parsed.getPath();
+        exed::http::refuse_invalid_utf8(req, path, ctx.query);  // as the server does first
+        router().dispatch(ctx, method, path);
+        // Answered: nothing that is not UTF-8 got this far, or out.
+        bool text_ok = exed::valid_utf8(path) && exed::valid_utf8(resp.out.str());
+        for (const auto& [k, v] : ctx.query) text_ok = text_ok && exed::valid_utf8(k) && exed::valid_utf8(v);
+        if (resp.getStatus() == 201) text_ok = text_ok && exed::valid_utf8(body);  // the handler read it
+        if (!text_ok) __builtin_trap();
     } catch (const exed::ApiError& e) {
         if (e.status() < 400 || e.status() > 499 || std::string(e.what()).empty()) __builtin_trap();
     } catch (const exed::DomainError& d) {

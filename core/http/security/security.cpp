@@ -4,8 +4,8 @@
 #include "http/context.hpp"
 #include "http/job_json.hpp"
 #include "http/router.hpp"
+#include "operate/numbers.hpp"
 
-#include <Poco/NumberParser.h>
 
 #include <fmt/format.h>
 
@@ -127,9 +127,9 @@ void Security::add_routes(Router& router) {
     router.add("GET", "/audit", [this](Context& c) {
         c.only_params({"limit"});
         int limit = 100;
-        if (c.query.has("limit") &&
-            (!Poco::NumberParser::tryParse(c.query.get("limit"), limit) || limit < 1 || limit > 10000))
-            throw ApiError(400, "limit must be an integer from 1 to 10000");
+        if (c.query.has("limit"))
+            limit = int(operate::require_text_integer(c.query.get("limit"), 1, 10000,
+                                                      operate::range_message("limit", 1, 10000)));
         c.json(200, audit_.recent(limit));
     });
 }
