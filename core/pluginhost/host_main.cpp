@@ -6,6 +6,7 @@
 #include "plugins/registry.hpp"
 #include "plugins/run_executor.hpp"
 #include "pluginhost/call_pool.hpp"
+#include "pluginhost/crash_report.hpp"
 #include "pluginhost/frame.hpp"
 #include "pluginhost/protocol.hpp"
 
@@ -170,6 +171,7 @@ public:
 
 private:
     void call(const Poco::JSON::Object& message, const std::string& type, int64_t id) {
+        CallScope scope(id);  // a crash on this thread names this call
         Poco::JSON::Object answer;
         std::vector<std::string> strings;
         if (type == "prepare") {
@@ -224,6 +226,8 @@ int host_main(int argc, char** argv) {
     // The socket must not leak into the commands plugins start: one of
     // them holding it would keep exed from seeing this process die.
     fcntl(kHostFd, F_SETFD, FD_CLOEXEC);
+    fcntl(kCrashFd, F_SETFD, FD_CLOEXEC);  // the same for the crash report pipe
+    install_crash_report();
     // Ctrl-C in exed's terminal is exed's to handle; it closes our socket.
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
