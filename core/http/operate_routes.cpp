@@ -35,6 +35,7 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     // sync_timeout counts from here: every wait below (a plugin host being
     // restarted, the job) ends by this deadline, answered 504 (issue 23).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.settings.sync_timeout);
+    operate::RequestDeadline scope(deadline);  // the ACL's target expansion too
     operate::Submission sub;
     sub.operate = op;
     sub.sync = true;

@@ -7,6 +7,7 @@
 
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace exed::operate {
@@ -39,6 +40,18 @@ int64_t now_ms() {
 
 }  // namespace
 
+namespace {
+thread_local std::chrono::steady_clock::time_point request_deadline = std::chrono::steady_clock::time_point::max();
+}
+
+RequestDeadline::RequestDeadline(std::chrono::steady_clock::time_point deadline) : previous_(request_deadline) {
+    request_deadline = std::min(deadline, previous_);
+}
+
+RequestDeadline::~RequestDeadline() { request_deadline = previous_; }
+
+std::chrono::steady_clock::time_point RequestDeadline::current() { return request_deadline; }
+
 bool ended_by_crash(const jobs::Job& job) {
     return job.error.find(plugins::kHostCrashedError) != std::string::npos;
 }
@@ -60,6 +73,7 @@ std::vector<std::string> Submitter::expand(const std::vector<std::string>& patte
     require_executor();
     plugins::PrepareRequest request;
     request.patterns = patterns;
+    request.deadline = RequestDeadline::current();
     auto p = client_.prepare(request);
     if (p.status != EXED_OK) throw DomainError(errc_of(p.status), p.error);
     return p.hosts;
@@ -112,7 +126,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     resolve(s, job);
 
     plugins::PrepareRequest request{{job.plugin_kind, job.plugin_type}, job.plugin_op, s.patterns,
-                                    json_string(s.args), s.deadline};
+                                    json_string(s.args), std::min(s.deadline, RequestDeadline::current())};
     auto prepared = client_.prepare(request);
     if (prepared.status != EXED_OK) throw DomainError(errc_of(prepared.status), prepared.error);
     if (!prepared.unmatched.empty()) {

@@ -35,6 +35,23 @@ struct Submission {
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
+// The deadline of the request this thread serves (a sync request's
+// sync_timeout, counted from its arrival), while the scope lives: every
+// prepare made on this thread ends by it, those made on the request's
+// behalf deeper down too (the token ACL's target expansion).
+class RequestDeadline {
+public:
+    explicit RequestDeadline(std::chrono::steady_clock::time_point deadline);
+    ~RequestDeadline();
+    RequestDeadline(const RequestDeadline&) = delete;
+    RequestDeadline& operator=(const RequestDeadline&) = delete;
+    // max() outside any scope.
+    static std::chrono::steady_clock::time_point current();
+
+private:
+    std::chrono::steady_clock::time_point previous_;
+};
+
 // The job failed because its plugin host died under it (a sync request
 // answers 502 Bad Gateway: the upstream died).
 bool ended_by_crash(const jobs::Job& job);
