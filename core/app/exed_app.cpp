@@ -1,6 +1,7 @@
 #include "app/exed_app.hpp"
 
 #include "app/logging.hpp"
+#include "app/sd_notify.hpp"
 #include "app/security_setup.hpp"
 #include "app/token_command.hpp"
 #include "http/security/security.hpp"
@@ -26,6 +27,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -217,11 +220,10 @@ int ExedApp::serve(bool worker_only) {
     plugins::Registry registry([&settings](const std::string& type) {
         return settings.section_json(type);
     });
-    auto client_ptr = pluginhost::make_executor_client(settings, registry);  // loads the plugins
+    // Starts the plugin host, which loads the plugins in the background
+    // (in_process: loads them here); become_ready() waits for them.
+    auto client_ptr = pluginhost::make_executor_client(settings, registry);
     plugins::ExecutorClient& client = *client_ptr;
-    if (!client.available(client.executor()))
-        exed_log().error(fmt::format("executor plugin '{}' is not loaded: operations will answer 503",
-                                   settings.executor));
 
     jobs::Store store(pool, settings.job_ttl);
     jobs::Locks locks(pool);
@@ -241,10 +243,31 @@ int ExedApp::serve(bool worker_only) {
     std::string consumer = fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id());
     jobs::QueuedLeases queued;
     runner::WorkerPool runner(settings, client, store, locks, queue, queued, consumer);
-    runner.start(settings.concurrency);
+
+    // Readiness (issue 23): the API listens at once and answers "starting"
+    // (GET /health 503, everything else 503) until the plugins are loaded;
+    // then workers start, what plugins mark secret is masked, and systemd
+    // hears READY=1. A host that never says hello: serve anyway after 60 s,
+    // as before (operations answer 503 "not loaded").
+    std::atomic<bool> ready{false};
+    auto become_ready = [&](http::security::Security* security) {
+        if (!client.wait_ready(std::chrono::seconds(60)))
+            exed_log().error("the plugin host did not report its plugins within 60 s");
+        if (!client.available(client.executor()))
+            exed_log().error(fmt::format("executor plugin '{}' is not loaded: operations will answer 503",
+                                       settings.executor));
+        // What plugins mark secret (SDK 1.2) is masked like [api] secret_args.
+        if (security)
+            for (auto& info : registry.list()) security->add_secret_args(info.secret_args);
+        runner.start(settings.concurrency);
+        ready = true;
+        exed_log().information("exed is ready: plugins loaded, serving");
+        sd_notify("READY=1\nSTATUS=ready: plugins loaded, serving");
+    };
 
     int rc = EXIT_OK;
     if (worker_only) {
+        become_ready(nullptr);
         exed_log().information(fmt::format("worker {} running {} job(s) at a time", consumer,
                                          settings.concurrency));
         waitForTerminationRequest();
@@ -252,9 +275,6 @@ int ExedApp::serve(bool worker_only) {
         operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
         operate::JobService job_service(settings, client, store, pool);
         jobs::AuditStream audit_stream(pool);
-        // What plugins mark secret (SDK 1.2) is masked like [api] secret_args.
-        for (auto& info : registry.list())
-            for (auto& path : info.secret_args) security_settings.secret_args.push_back(path);
         std::unique_ptr<http::security::Security> security;
         try {
             security = std::make_unique<http::security::Security>(
@@ -273,13 +293,16 @@ int ExedApp::serve(bool worker_only) {
         }
         http::security::reload_tokens_on_sighup();
         http::Services services{settings, registry, submitter, job_service, *security};
+        services.ready = &ready;
         http::Server server(services);
         metrics::AgentGauge agent_gauge(client);  // exed_agents_connected when the executor has `nodes`
         shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,
                                  server.router(), consumer, shovey_access(*security));
         try {
             server.start();
-            exed_log().information(fmt::format("listening on {}:{}", settings.listen, server.port()));
+            exed_log().information(fmt::format("listening on {}:{} (starting: loading plugins)", settings.listen,
+                                             server.port()));
+            become_ready(security.get());
             waitForTerminationRequest();
         } catch (const Poco::Exception& e) {
             exed_log().critical(fmt::format("cannot listen on {}:{}: {}", settings.listen,
@@ -289,6 +312,7 @@ int ExedApp::serve(bool worker_only) {
         server.stop();
     }
     exed_log().information("shutting down");
+    sd_notify("STOPPING=1");
     runner.stop();
     if (embedded) embedded->stop();
     return rc;

@@ -38,6 +38,17 @@ void add_info_routes(Router& r, Services& s) {
         c.json(200, out);
     });
     r.add("GET", "/health", [&s](Context& c) {
+        // Readiness for load balancers and systemd (docs/ops.md): "starting"
+        // until the plugin host has loaded the plugins, then "ready" while
+        // Redis and the executor are usable, "unavailable" otherwise.
+        if (!s.is_ready()) {
+            Poco::JSON::Object o;
+            o.set("status", "starting");
+            o.set("executor", "starting");
+            c.response.set("Retry-After", "1");
+            c.json(503, o);
+            return;
+        }
         auto health = s.jobs.health();
         bool redis_ok = health.store_ok, exec_ok = health.executor_ok();
         Poco::JSON::Object o;
@@ -46,6 +57,8 @@ void add_info_routes(Router& r, Services& s) {
                           : health.executor_loaded ? "unavailable"
                                                    : "not loaded");
         if (!health.executor_error.empty()) o.set("executor_error", health.executor_error);
+        o.set("status", redis_ok && exec_ok ? "ready" : "unavailable");
+        if (!(redis_ok && exec_ok)) c.response.set("Retry-After", "1");
         c.json(redis_ok && exec_ok ? 200 : 503, o);
     });
 }

@@ -12,6 +12,8 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <chrono>
+
 namespace exed::http {
 
 namespace {
@@ -30,14 +32,19 @@ void async_op(Services& s, Context& ctx, const std::string& op) {
 }
 
 void sync_op(Services& s, Context& ctx, const std::string& op) {
+    // sync_timeout counts from here: every wait below (a plugin host being
+    // restarted, the job) ends by this deadline, answered 504 (issue 23).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.settings.sync_timeout);
+    operate::RequestDeadline scope(deadline);  // the ACL's target expansion too
     operate::Submission sub;
     sub.operate = op;
     sub.sync = true;
+    sub.deadline = deadline;
     operate::Query query(ctx.query.begin(), ctx.query.end());
     sub.args = operate::args_from_query(op, query, sub.patterns);
     security::authorise_submission(s, ctx, sub);
     auto job = s.submitter.submit(sub);
-    auto done = s.submitter.wait(job.jid, s.settings.sync_timeout);
+    auto done = s.submitter.wait(job.jid, deadline);
     if (!done) {
         DomainError e(Errc::timeout, "the operation did not finish within " +
                                          std::to_string(s.settings.sync_timeout) +
@@ -50,7 +57,8 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     if (returns.empty() && done->state != jobs::Done) {
         Poco::JSON::Object::Ptr extra = new Poco::JSON::Object;
         extra->set("jid", job.jid);
-        throw ApiError(500, done->error.empty() ? "the operation failed" : done->error, extra);
+        throw ApiError(operate::ended_by_crash(*done) ? 502 : 500,
+                       done->error.empty() ? "the operation failed" : done->error, extra);
     }
     Poco::JSON::Object out;
     for (auto& [host, json] : returns) {

@@ -43,11 +43,17 @@ public:
         auto t0 = std::chrono::steady_clock::now();
         Context ctx{req, resp, s_.settings.max_body, {}, {}, -1, nullptr, {}};
         std::string path;
+        // Until the plugins are loaded nothing is served but /health (what
+        // they mark secret is not known yet either: such requests are
+        // neither audited nor logged with their query).
+        bool starting = !s_.is_ready();
         try {
             Poco::URI uri(req.getURI());
             for (auto& [k, v] : uri.getQueryParameters()) ctx.query.set(k, v);
             path = uri.getPath();
             refuse_invalid_utf8(req, path, ctx.query);  // before anything reads them
+            starting = starting && !(path == "/health" && req.getMethod() == "GET");
+            if (starting) throw ApiError(503, "exed is starting: its plugins are being loaded; retry shortly");
             s_.security.admit(ctx, path);
             router_.dispatch(ctx, req.getMethod(), path);
         } catch (const ApiError& e) {
@@ -63,9 +69,9 @@ public:
             error_log().error(fmt::format("{} {}: {}", req.getMethod(), s_.security.redactor().uri(req.getURI()), e.what()));
             fail(ctx, 500, std::string("internal error: ") + e.what(), nullptr);
         }
-        log_access(req, resp, ctx, t0);
+        log_access(req, resp, ctx, t0, starting);
         try {
-            s_.security.record(ctx, path);
+            if (!starting) s_.security.record(ctx, path);
         } catch (const std::exception& e) {
             error_log().error(std::string("audit: ") + e.what());
         }
@@ -88,13 +94,15 @@ private:
     }
 
     void log_access(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-                    const Context& ctx, std::chrono::steady_clock::time_point t0) {
+                    const Context& ctx, std::chrono::steady_clock::time_point t0, bool starting) {
+        std::string uri = req.getURI();
+        uri = starting ? uri.substr(0, uri.find('?')) : s_.security.redactor().uri(uri);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         // Common log format, plus the duration in ms.
         access_log().information(fmt::format(
             "{} - - [{}] \"{} {} {}\" {} {} {:.1f}", req.clientAddress().host().toString(),
             Poco::DateTimeFormatter::format(Poco::Timestamp(), "%d/%b/%Y:%H:%M:%S +0000"),
-            req.getMethod(), s_.security.redactor().uri(req.getURI()), req.getVersion(), int(resp.getStatus()),
+            req.getMethod(), uri, req.getVersion(), int(resp.getStatus()),
             ctx.bytes_sent < 0 ? std::string("-") : std::to_string(ctx.bytes_sent), ms));
     }
 

@@ -6,6 +6,8 @@
 #include "operate/submitter.hpp"
 #include "plugins/registry.hpp"
 
+#include <atomic>
+
 namespace exed::http::security { class Security; }
 
 namespace exed::http {
@@ -19,6 +21,10 @@ struct Services {
     operate::JobService& jobs;
     security::Security& security;
     FollowHub* follow_hub = nullptr;  // set by the Server: where follow streams go after their head
+    // False while exed starts (its plugin host has not loaded the plugins):
+    // every route but GET /health answers 503 "starting". nullptr: ready.
+    const std::atomic<bool>* ready = nullptr;
+    bool is_ready() const { return !ready || ready->load(); }
 };
 
 class Router;

@@ -7,6 +7,7 @@
 
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace exed::operate {
@@ -19,7 +20,9 @@ Errc errc_of(int exed_status) {
         case EXED_ERR_NOT_FOUND: return Errc::not_found;
         case EXED_ERR_UNSUPPORTED: return Errc::unsupported;
         case plugins::kStatusCrashed: return Errc::plugin_crashed;
+        case plugins::kStatusBystander: return Errc::plugin_crashed;
         case plugins::kStatusHostDown: return Errc::unavailable;
+        case plugins::kStatusTimedOut: return Errc::timeout;
         default: return Errc::internal;
     }
 }
@@ -36,6 +39,22 @@ int64_t now_ms() {
 }
 
 }  // namespace
+
+namespace {
+thread_local std::chrono::steady_clock::time_point request_deadline = std::chrono::steady_clock::time_point::max();
+}
+
+RequestDeadline::RequestDeadline(std::chrono::steady_clock::time_point deadline) : previous_(request_deadline) {
+    request_deadline = std::min(deadline, previous_);
+}
+
+RequestDeadline::~RequestDeadline() { request_deadline = previous_; }
+
+std::chrono::steady_clock::time_point RequestDeadline::current() { return request_deadline; }
+
+bool ended_by_crash(const jobs::Job& job) {
+    return job.error.find(plugins::kHostCrashedError) != std::string::npos;
+}
 
 Submitter::Submitter(const Settings& settings, plugins::Registry& registry,
                      plugins::ExecutorClient& client, jobs::Store& store, jobs::Locks& locks,
@@ -54,6 +73,7 @@ std::vector<std::string> Submitter::expand(const std::vector<std::string>& patte
     require_executor();
     plugins::PrepareRequest request;
     request.patterns = patterns;
+    request.deadline = RequestDeadline::current();
     auto p = client_.prepare(request);
     if (p.status != EXED_OK) throw DomainError(errc_of(p.status), p.error);
     return p.hosts;
@@ -106,7 +126,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     resolve(s, job);
 
     plugins::PrepareRequest request{{job.plugin_kind, job.plugin_type}, job.plugin_op, s.patterns,
-                                    json_string(s.args)};
+                                    json_string(s.args), std::min(s.deadline, RequestDeadline::current())};
     auto prepared = client_.prepare(request);
     if (prepared.status != EXED_OK) throw DomainError(errc_of(prepared.status), prepared.error);
     if (!prepared.unmatched.empty()) {
@@ -146,8 +166,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     return job;
 }
 
-std::optional<jobs::Job> Submitter::wait(const std::string& jid, int timeout_s) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+std::optional<jobs::Job> Submitter::wait(const std::string& jid, std::chrono::steady_clock::time_point until) {
     std::string last = "0";
     while (true) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -17,6 +17,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +30,31 @@ struct Submission {
     std::vector<std::string> patterns;
     int run_timeout = 0;              // 0: the configured default
     bool sync = false;                // unknown hosts are not_found in sync mode, invalid in async
+    // A sync request's deadline: submit waits no longer (e.g. for a plugin
+    // host being restarted). max(): no deadline.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
+
+// The deadline of the request this thread serves (a sync request's
+// sync_timeout, counted from its arrival), while the scope lives: every
+// prepare made on this thread ends by it, those made on the request's
+// behalf deeper down too (the token ACL's target expansion).
+class RequestDeadline {
+public:
+    explicit RequestDeadline(std::chrono::steady_clock::time_point deadline);
+    ~RequestDeadline();
+    RequestDeadline(const RequestDeadline&) = delete;
+    RequestDeadline& operator=(const RequestDeadline&) = delete;
+    // max() outside any scope.
+    static std::chrono::steady_clock::time_point current();
+
+private:
+    std::chrono::steady_clock::time_point previous_;
+};
+
+// The job failed because its plugin host died under it (a sync request
+// answers 502 Bad Gateway: the upstream died).
+bool ended_by_crash(const jobs::Job& job);
 
 class Submitter {
 public:
@@ -45,9 +70,9 @@ public:
     // patterns that match nothing are left out.
     std::vector<std::string> expand(const std::vector<std::string>& patterns);
 
-    // Waits for the job to end (or `timeout_s`); returns the final job, or
-    // nullopt on timeout.
-    std::optional<jobs::Job> wait(const std::string& jid, int timeout_s);
+    // Waits for the job to end (or until `deadline`); returns the final
+    // job, or nullopt on timeout.
+    std::optional<jobs::Job> wait(const std::string& jid, std::chrono::steady_clock::time_point deadline);
 
 private:
     // Which plugin and operation serve a submission; fills job fields.

@@ -25,29 +25,53 @@ constexpr auto kHealthWait = std::chrono::seconds(2);
 constexpr auto kPrepareWait = std::chrono::seconds(10);
 constexpr auto kRunWait = std::chrono::seconds(30);
 constexpr auto kPoll = std::chrono::milliseconds(50);
+// A call the host named as a bystander of another call's crash is made
+// again (a prepare, a health check), at most this many times.
+constexpr int kBystanderRetries = 5;
+
+using Clock = std::chrono::steady_clock;
+
+// `wait`, cut to what is left before `deadline` (max(): no deadline).
+std::chrono::milliseconds bounded(std::chrono::milliseconds wait, Clock::time_point deadline) {
+    if (deadline == Clock::time_point::max()) return wait;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return std::max(std::chrono::milliseconds(0), std::min(wait, left));
+}
+
+bool passed(Clock::time_point deadline) { return deadline != Clock::time_point::max() && Clock::now() >= deadline; }
 
 std::string host_down() {
     return "the plugin host is not running (it is being restarted after a crash); retry shortly";
 }
 
 std::string crashed(const std::string& how, const plugins::PluginRef& plugin, const std::string& doing) {
-    return fmt::format("the plugin host crashed ({}) while {} plugin '{}' {}; it is being restarted", how,
+    return fmt::format("{} ({}) while {} plugin '{}' {}; it is being restarted", plugins::kHostCrashedError, how,
                        plugin.kind, plugin.type, doing);
 }
 
 // The result frame of a call without hooks (prepare, health), its raw
-// strings in `strings`; nullptr when the host died first.
+// strings in `strings`; nullptr when the host died first or `deadline`
+// passed (then the call is given up: its late answer is dropped).
 Poco::JSON::Object::Ptr await_result(HostProcess& host, PendingCall& call,
-                                     std::vector<std::string>* strings = nullptr) {
+                                     std::vector<std::string>* strings = nullptr,
+                                     Clock::time_point deadline = Clock::time_point::max()) {
     for (;;) {
         if (strings) strings->clear();
-        auto frame = call.next(kPoll, strings);
+        auto frame = call.next(bounded(kPoll, deadline), strings);
         if (frame && text_of(*frame, "t") == "result") {
             host.end(call.id());
             return frame;
         }
         if (!frame && call.crashed()) return nullptr;
+        if (!frame && passed(deadline)) {
+            host.end(call.id());
+            return nullptr;
+        }
     }
+}
+
+std::string timed_out() {
+    return "the plugin host did not answer within the request's deadline ([api] sync_timeout)";
 }
 
 }  // namespace
@@ -56,8 +80,12 @@ PluginHostClient::PluginHostClient(const std::string& config_path, std::string e
                                    plugins::Registry& registry)
     : host_(config_path, [&registry](const Listing& l) { registry.mirror(l.plugins, l.refusals); }),
       executor_type_(std::move(executor_type)) {
-    if (!host_.start(60)) logger().error("the plugin host did not report its plugins within 60 s");
+    host_.start(0);  // exed serves meanwhile: GET /health says "starting" until wait_ready()
 }
+
+bool PluginHostClient::wait_ready(std::chrono::milliseconds wait) { return host_.wait_hello(wait); }
+
+bool PluginHostClient::ready() const { return host_.hello_seen(); }
 
 PluginHostClient::~PluginHostClient() { host_.stop(); }
 
@@ -77,35 +105,48 @@ bool PluginHostClient::implements(const plugins::PluginRef& plugin, const std::s
 
 plugins::Prepared PluginHostClient::prepare(const plugins::PrepareRequest& request) {
     plugins::Prepared out;
-    auto call = host_.call(prepare_message(request), kPrepareWait);
-    if (!call) {
-        out.status = plugins::kStatusHostDown;
-        out.error = host_down();
+    for (int attempt = 0;; ++attempt) {
+        auto call = host_.call(prepare_message(request), bounded(kPrepareWait, request.deadline));
+        if (!call) {
+            out.status = passed(request.deadline) ? plugins::kStatusTimedOut : plugins::kStatusHostDown;
+            out.error = passed(request.deadline) ? timed_out() : host_down();
+            return out;
+        }
+        std::vector<std::string> strings;
+        if (auto frame = await_result(host_, *call, &strings, request.deadline))
+            return prepared_of(*frame, std::move(strings));
+        if (!call->crashed()) {
+            out.status = plugins::kStatusTimedOut;
+            out.error = timed_out();
+            return out;
+        }
+        // Another call crashed the host under this one: ask the new host.
+        if (call->bystander() && attempt < kBystanderRetries && !passed(request.deadline)) continue;
+        out.status = plugins::kStatusCrashed;
+        auto plugin = request.op.empty() ? executor() : request.plugin;
+        out.error = crashed(call->crash(), plugin,
+                            request.op.empty() ? "expanded targets" : "prepared '" + request.op + "'");
         return out;
     }
-    std::vector<std::string> strings;
-    if (auto frame = await_result(host_, *call, &strings)) return prepared_of(*frame, std::move(strings));
-    out.status = plugins::kStatusCrashed;
-    auto plugin = request.op.empty() ? executor() : request.plugin;
-    out.error = crashed(call->crash(), plugin,
-                        request.op.empty() ? "expanded targets" : "prepared '" + request.op + "'");
-    return out;
 }
 
 plugins::OpResult PluginHostClient::health() {
     plugins::OpResult out;
     Poco::JSON::Object message;
     message.set("t", "health");
-    auto call = host_.call(message, kHealthWait);
-    if (!call) {
-        out.status = plugins::kStatusHostDown;
-        out.error = host_down();
+    for (int attempt = 0;; ++attempt) {
+        auto call = host_.call(message, kHealthWait);
+        if (!call) {
+            out.status = plugins::kStatusHostDown;
+            out.error = host_down();
+            return out;
+        }
+        if (auto frame = await_result(host_, *call)) return result_of(*frame);
+        if (call->bystander() && attempt < kBystanderRetries) continue;
+        out.status = plugins::kStatusCrashed;
+        out.error = crashed(call->crash(), executor(), "checked its health");
         return out;
     }
-    if (auto frame = await_result(host_, *call)) return result_of(*frame);
-    out.status = plugins::kStatusCrashed;
-    out.error = crashed(call->crash(), executor(), "checked its health");
-    return out;
 }
 
 plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const std::string& op,
@@ -153,8 +194,9 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
                                                  hooks.job_id(), g));
                 hooks.untrack_process(g);
             }
-            out.status = plugins::kStatusCrashed;
+            out.status = call->bystander() ? plugins::kStatusBystander : plugins::kStatusCrashed;
             out.error = crashed(call->crash(), plugin, "ran '" + op + "'");
+            if (call->bystander()) out.error += " (another call crashed it)";
             return out;
         }
         std::string type = text_of(*frame, "t");

@@ -17,7 +17,8 @@ namespace exed::pluginhost {
 
 class PluginHostClient : public plugins::ExecutorClient {
 public:
-    // Starts the host for `config_path`; what it loads is mirrored into
+    // Starts the host for `config_path` in the background (wait_ready()
+    // says when its plugins are loaded); what it loads is mirrored into
     // `registry` (listing only) at every start.
     PluginHostClient(const std::string& config_path, std::string executor_type,
                      plugins::Registry& registry);
@@ -30,6 +31,8 @@ public:
                           const std::string& document, plugins::CallHooks& hooks) override;
     plugins::PluginRef executor() const override;
     plugins::OpResult health() override;
+    bool wait_ready(std::chrono::milliseconds wait) override;
+    bool ready() const override;
 
     pid_t host_pid() const { return host_.pid(); }
 

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "plugins/in_process_client.hpp"
 #include "plugins/registry.hpp"
+#include "pluginhost/crash_report.hpp"
 #include "pluginhost/frame.hpp"
 #include "pluginhost/host_serve.hpp"
 #include "pluginhost/protocol.hpp"
@@ -49,6 +50,8 @@ int host_main(int argc, char** argv) {
     // The socket must not leak into the commands plugins start: one of
     // them holding it would keep exed from seeing this process die.
     fcntl(kHostFd, F_SETFD, FD_CLOEXEC);
+    fcntl(kCrashFd, F_SETFD, FD_CLOEXEC);  // the same for the crash report pipe
+    install_crash_report();
     // Ctrl-C in exed's terminal is exed's to handle; it closes our socket.
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);

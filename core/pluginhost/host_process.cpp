@@ -1,6 +1,7 @@
 #include "pluginhost/host_process.hpp"
 
 #include "json.hpp"
+#include "pluginhost/crash_report.hpp"
 #include "pluginhost/host_main.hpp"
 
 #include <Poco/Logger.h>
@@ -26,9 +27,13 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("exed.pluginhost"); }
 using Clock = std::chrono::steady_clock;
 
-// Restart delays: 0.25 s after a first crash, doubling up to 10 s while
-// the host keeps dying soon after its start; a host that lived a minute
-// starts the count again.
+// A host that served and died in a call is restarted at once: the crash is
+// the call's (its job is failed at its second crash), and every other
+// user waits only for the restart (issue 23). Restart delays apply to a
+// host that dies without a call in flight or before its hello (a plugin
+// that crashes at load or on a thread of its own): 0.25 s after a first
+// crash, doubling up to 10 s while the host keeps dying soon after its
+// start; a host that lived a minute starts the count again.
 constexpr auto kFirstDelay = std::chrono::milliseconds(250);
 constexpr auto kMaxDelay = std::chrono::seconds(10);
 constexpr auto kStableAfter = std::chrono::seconds(60);
@@ -67,6 +72,11 @@ Poco::JSON::Object::Ptr PendingCall::next(std::chrono::milliseconds wait, std::v
     return broken;
 }
 
+bool PendingCall::bystander() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bystander_;
+}
+
 bool PendingCall::crashed() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return crashed_ && inbox_.empty();
@@ -83,9 +93,10 @@ void PendingCall::deliver(std::string frame) {
     ready_.notify_one();
 }
 
-void PendingCall::fail(const std::string& how) {
+void PendingCall::fail(const std::string& how, bool bystander) {
     std::lock_guard<std::mutex> lock(mutex_);
     crashed_ = true;
+    bystander_ = bystander;
     crash_ = how;
     ready_.notify_one();
 }
@@ -102,6 +113,16 @@ bool HostProcess::start(int wait_s) {
     std::unique_lock<std::mutex> lock(mutex_);
     return changed_.wait_for(lock, std::chrono::seconds(wait_s), [this] { return hello_seen_ || stopping_; }) &&
            hello_seen_;
+}
+
+bool HostProcess::wait_hello(std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, wait, [this] { return hello_seen_ || stopping_; }) && hello_seen_;
+}
+
+bool HostProcess::hello_seen() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return hello_seen_;
 }
 
 void HostProcess::stop() {
@@ -167,11 +188,18 @@ pid_t HostProcess::pid() const {
 }
 
 bool HostProcess::spawn() {
-    int sv[2];
+    int sv[2], report[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         logger().error(fmt::format("plugin host: socketpair: {}", strerror(errno)));
         return false;
     }
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        logger().error(fmt::format("plugin host: pipe: {}", strerror(errno)));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return false;
+    }
+    fcntl(report[0], F_SETFL, O_NONBLOCK);  // read once the host is dead: never waits
     // Everything the child needs is made before fork: between fork and
     // exec only async-signal-safe calls are allowed (exed has threads).
     std::string exe = self_exe(), parent = std::to_string(getpid());
@@ -183,8 +211,7 @@ bool HostProcess::spawn() {
     pid_t pid = fork();
     if (pid < 0) {
         logger().error(fmt::format("plugin host: fork: {}", strerror(errno)));
-        ::close(sv[0]);
-        ::close(sv[1]);
+        for (int fd : {sv[0], sv[1], report[0], report[1]}) ::close(fd);
         return false;
     }
     if (pid == 0) {
@@ -197,21 +224,25 @@ bool HostProcess::spawn() {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (sv[1] == kHostFd) fcntl(kHostFd, F_SETFD, 0);
-        else if (dup2(sv[1], kHostFd) < 0) _exit(71);
-        close_range(kHostFd + 1, ~0U, 0);  // nothing else of exed's leaks in
+        // Moved above the target numbers first: either end may be 3 or 4.
+        int sock = fcntl(sv[1], F_DUPFD_CLOEXEC, 10), pipe_w = fcntl(report[1], F_DUPFD_CLOEXEC, 10);
+        if (sock < 0 || pipe_w < 0 || dup2(sock, kHostFd) < 0 || dup2(pipe_w, kCrashFd) < 0) _exit(71);
+        close_range(kCrashFd + 1, ~0U, 0);  // nothing else of exed's leaks in
         execv(argv[0], argv.data());
         _exit(127);
     }
     ::close(sv[1]);
+    ::close(report[1]);
     std::lock_guard<std::mutex> lock(mutex_);
+    culprit_fd_ = report[0];
     pid_ = pid;
     connection_ = std::make_shared<Connection>(sv[0]);
     if (stopping_) ::shutdown(sv[0], SHUT_RDWR);  // stop() came while it started
     return true;
 }
 
-void HostProcess::read_frames(const std::shared_ptr<Connection>& conn, pid_t pid) {
+bool HostProcess::read_frames(const std::shared_ptr<Connection>& conn, pid_t pid) {
+    bool hello = false;
     // The host's death is seen on its pidfd too, not only as EOF: a
     // process it forked without exec could still hold its socket open.
     int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
@@ -245,11 +276,12 @@ void HostProcess::read_frames(const std::shared_ptr<Connection>& conn, pid_t pid
             if (on_hello_) on_hello_(listing);
             std::lock_guard<std::mutex> lock(mutex_);
             listing_ = std::make_shared<const Listing>(std::move(listing));
-            up_ = hello_seen_ = true;
+            up_ = hello_seen_ = hello = true;
             changed_.notify_all();
         }
     }
     if (pidfd >= 0) ::close(pidfd);
+    return hello;
 }
 
 std::string HostProcess::reap(pid_t pid, bool stopping) {
@@ -278,13 +310,17 @@ void HostProcess::supervise() {
         auto started = Clock::now();
         std::shared_ptr<Connection> conn;
         pid_t pid = 0;
+        int culprit_fd = -1;
+        bool served = false;
         if (spawn()) {
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 conn = connection_;
                 pid = pid_;
+                culprit_fd = culprit_fd_;
+                culprit_fd_ = -1;
             }
-            read_frames(conn, pid);
+            served = read_frames(conn, pid);
         }
         std::map<int64_t, std::shared_ptr<PendingCall>> orphaned;
         bool stopping;
@@ -296,18 +332,32 @@ void HostProcess::supervise() {
             stopping = stopping_;
         }
         std::string how = pid ? reap(pid, stopping) : "could not be started";
-        for (auto& [id, pending] : orphaned) pending->fail(how);
+        int64_t culprit = read_culprit(culprit_fd);  // the host is reaped: all it wrote is there
+        if (culprit_fd >= 0) ::close(culprit_fd);
+        for (auto& [id, pending] : orphaned) pending->fail(how, culprit != 0 && id != culprit);
         conn.reset();
         if (stopping) {
             logger().information(fmt::format("plugin host (pid {}) {}", pid, how));
             return;
         }
-        crashes_in_a_row = Clock::now() - started >= kStableAfter ? 1 : crashes_in_a_row + 1;
-        auto delay = std::min<std::chrono::milliseconds>(kFirstDelay * (1 << std::min(crashes_in_a_row - 1, 6)),
-                                                         kMaxDelay);
-        logger().error(fmt::format("plugin host (pid {}) crashed: {}; {} call(s) in flight failed; "
+        // A call took it down: the call pays (its job's crash count), the
+        // others get a new host now. Otherwise nothing bounds a crash loop
+        // but the delay.
+        bool a_call_crashed_it = served && (culprit != 0 || !orphaned.empty());
+        std::chrono::milliseconds delay(0);
+        if (a_call_crashed_it) {
+            crashes_in_a_row = 0;
+        } else {
+            crashes_in_a_row = Clock::now() - started >= kStableAfter ? 1 : crashes_in_a_row + 1;
+            delay = std::min<std::chrono::milliseconds>(kFirstDelay * (1 << std::min(crashes_in_a_row - 1, 6)),
+                                                        kMaxDelay);
+        }
+        logger().error(fmt::format("plugin host (pid {}) crashed: {}; {} call(s) in flight failed{}; "
                                    "restarting it in {:.2f} s (crash {} in a row)",
-                                   pid, how, orphaned.size(), delay.count() / 1000.0, crashes_in_a_row));
+                                   pid, how, orphaned.size(),
+                                   culprit ? fmt::format(" (call {} crashed it)", culprit) : std::string(),
+                                   delay.count() / 1000.0, crashes_in_a_row));
+        if (delay.count() == 0) continue;
         std::unique_lock<std::mutex> lock(mutex_);
         changed_.wait_for(lock, delay, [this] { return stopping_; });
     }

@@ -39,10 +39,13 @@ public:
     bool crashed() const;
     // How the host died ("killed by signal 11 (Segmentation fault)").
     std::string crash() const;
+    // The host named another call as the one that crashed it: this one
+    // did nothing wrong and may simply be made again (crash_report.hpp).
+    bool bystander() const;
 
     // A frame's text, parsed by next() in the calling thread.
     void deliver(std::string frame);
-    void fail(const std::string& how);
+    void fail(const std::string& how, bool bystander = false);
 
 private:
     int64_t id_;
@@ -50,6 +53,7 @@ private:
     std::condition_variable ready_;
     std::deque<std::string> inbox_;
     bool crashed_ = false;
+    bool bystander_ = false;
     std::string crash_;
 };
 
@@ -62,6 +66,9 @@ public:
     // Starts the host and its supervisor; waits up to `wait_s` for the
     // first host to report its plugins. False when it did not (yet).
     bool start(int wait_s);
+    // Waits up to `wait` for the first host's hello (its plugins loaded).
+    bool wait_hello(std::chrono::milliseconds wait);
+    bool hello_seen() const;
     // Closes the socket (the host finishes and exits), waits for it.
     void stop();
 
@@ -88,7 +95,8 @@ private:
 
     void supervise();
     bool spawn();                    // a new host and connection_, or false
-    void read_frames(const std::shared_ptr<Connection>& conn, pid_t pid);
+    // True when the host said hello before its socket closed.
+    bool read_frames(const std::shared_ptr<Connection>& conn, pid_t pid);
     std::string reap(pid_t pid, bool stopping);  // how it ended
 
     std::string config_path_;
@@ -100,6 +108,7 @@ private:
     bool stopping_ = false;
     pid_t pid_ = 0;
     std::shared_ptr<Connection> connection_;
+    int culprit_fd_ = -1;  // read end of the running host's crash report pipe
     std::map<int64_t, std::shared_ptr<PendingCall>> calls_;
     int64_t next_id_ = 1;
     std::shared_ptr<const Listing> listing_ = std::make_shared<Listing>();

@@ -1,6 +1,7 @@
 #include "pluginhost/host_serve.hpp"
 
 #include "plugins/run_executor.hpp"
+#include "pluginhost/crash_report.hpp"
 #include "pluginhost/protocol.hpp"
 
 #include <exed/sdk.h>
@@ -202,6 +203,7 @@ Poco::JSON::Object HostServer::answer_of(const Poco::JSON::Object& message, cons
 }
 
 void HostServer::call(const Poco::JSON::Object& message, const std::string& type, int64_t id) {
+    CallScope scope(id);  // a crash on this thread names this call
     Poco::JSON::Object answer;
     std::vector<std::string> strings;
     try {

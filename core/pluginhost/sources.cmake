@@ -2,6 +2,7 @@
 set(EXED_PLUGINHOST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/protocol.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/crash_report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_main.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_serve.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_process.cpp

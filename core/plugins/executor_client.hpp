@@ -12,6 +12,7 @@
 
 #include "plugins/plugin.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct PrepareRequest {
     std::string op;                     // its op; empty: only expand the patterns
     std::vector<std::string> patterns;  // expanded by the configured executor
     std::string args_json;              // the op's arguments, a JSON object without "targets"
+    // A sync request's deadline: no wait of the call (for a restarting
+    // plugin host, for the answer) goes past it. max(): the client's own bounds.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // Statuses of the seam itself, next to the exed_status values a plugin
@@ -36,6 +40,14 @@ struct PrepareRequest {
 // the call, or is not running (being restarted after a crash).
 constexpr int kStatusCrashed = 1000;
 constexpr int kStatusHostDown = 1001;
+// The host died of another call's crash while this one ran: not this
+// call's fault (a read-only job is simply run again, uncounted).
+constexpr int kStatusBystander = 1002;
+// The request's deadline passed before the call ended.
+constexpr int kStatusTimedOut = 1003;
+// How the error of a call the plugin host died in begins (a job's error
+// too: a sync request answers such a failure 502, not 500).
+constexpr const char* kHostCrashedError = "the plugin host crashed";
 
 struct Prepared {
     // EXED_OK, or why the job cannot be: the plugin's check refused
@@ -77,6 +89,12 @@ public:
     // The configured executor's check of "health" (e.g. salt-api
     // reachable); OK when it has no check.
     virtual OpResult health() = 0;
+
+    // Waits up to `wait` until the plugins are loaded (a plugin host
+    // started in the background said hello); true when they are.
+    virtual bool wait_ready(std::chrono::milliseconds) { return true; }
+    // Whether they are loaded now.
+    virtual bool ready() const { return true; }
 };
 
 }  // namespace exed::plugins

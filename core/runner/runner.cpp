@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 namespace exed::runner {
 
@@ -42,6 +43,15 @@ constexpr auto kDeferEvents = std::chrono::milliseconds(10);
 // A job whose runs ended with their executor's process this many times
 // (plugin host crashes, lost workers) is failed, never run again.
 constexpr int64_t kMaxCrashes = 2;
+
+// A run whose host another call crashed is run again at most this many
+// times (each costs a host restart, a fraction of a second).
+constexpr int kMaxBystanderReruns = 5;
+
+// A read-only job that crashed its host waits this long before its one
+// rerun: the restarted host serves other users' calls first, and a job
+// that crashes it again does so less often (only its retries back off).
+constexpr auto kCulpritPause = std::chrono::milliseconds(500);
 
 int64_t now_s() { return int64_t(time(nullptr)); }
 
@@ -305,7 +315,8 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
             return client_.run(plugin, catalogue::resume_op, json_string(lost), *hooks);
         };
         r = call();
-        while (rerun_after_crash(job, *hooks, r, resume)) r = call();
+        int bystander_reruns = 0;
+        while (rerun_after_crash(job, *hooks, r, resume, bystander_reruns)) r = call();
     }
 
     metrics::global().op_finished(job.operate, job.plugin_type,
@@ -377,7 +388,23 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
     return next;
 }
 
-bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume) {
+bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume,
+                                   int& bystander_reruns) {
+    if (r.status == plugins::kStatusBystander) {
+        // Not this job's crash: it costs the job nothing, but a job that
+        // changes things may have done part of its work, so it is only
+        // resumed (its executor knows how), never started over.
+        if (hooks.stopping() || ++bystander_reruns > kMaxBystanderReruns) return false;
+        if (is_read_only(job.operate)) {
+            logger().warning(fmt::format("[{}] rerunning read-only job: another call crashed its plugin host",
+                                         job.jid));
+            return true;
+        }
+        if (!resumable(job)) return false;
+        logger().warning(fmt::format("[{}] resuming the job: another call crashed its plugin host", job.jid));
+        resume = true;
+        return true;
+    }
     if (r.status != plugins::kStatusCrashed) return false;
     int64_t crashes = 0;
     try {
@@ -393,7 +420,9 @@ bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugin
     if (hooks.stopping()) return false;
     if (is_read_only(job.operate)) {
         logger().warning(fmt::format("[{}] rerunning read-only job after a plugin host crash", job.jid));
-        return true;
+        for (auto until = Clock::now() + kCulpritPause; Clock::now() < until && !hooks.stopping();)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return !hooks.stopping();
     }
     if (!resumable(job)) return false;
     logger().warning(fmt::format("[{}] resuming the job through its executor after a plugin host crash", job.jid));

@@ -97,8 +97,11 @@ private:
     // After a run that crashed the plugin host: counts the crash in the
     // job's record and says whether to run it again (once: a read-only job
     // by its op, another through its executor's resume, setting `resume`);
-    // otherwise completes r.error.
-    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume);
+    // otherwise completes r.error. A run the host named a bystander of
+    // another call's crash is not counted: run again, up to
+    // `bystander_reruns` times in all.
+    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume,
+                           int& bystander_reruns);
     // The job's plugin is an executor that can resume a lost call (sdk.h 1.3).
     bool resumable(const jobs::Job& job);
     // The checks run_entry makes before a claim, for an entry taken ahead.

@@ -115,6 +115,9 @@ public:
         }
         if (cfg->optValue<std::string>("fail_init", "") == "1")
             throw exed::Error("fail_init is set");
+        // A slow init (config init_delay_ms): the readiness tests see exed
+        // "starting" while its plugin host loads the plugins.
+        usleep(useconds_t(std::stoi(cfg->optValue<std::string>("init_delay_ms", "0"))) * 1000);
     }
 
     void check(exed::Call&, const std::string& op, const std::string& args_json) override {

@@ -89,8 +89,16 @@ void ExedProcess::start(bool worker, int wait_s) {
         if (worker) {
             if (log().find("running") != std::string::npos) return;
         } else {
-            // A TLS listener does not answer plain HTTP: its log line says it is up.
-            if (log().find("listening on", log_before) != std::string::npos) return;
+            // Up once its plugins are loaded (it says so; it listens before,
+            // answering "starting"). A TLS listener does not answer plain
+            // HTTP: its log lines say it is up. wait_ready_ false: as soon as
+            // it listens (the readiness tests).
+            std::string since = log().substr(log_before);
+            if (since.find("exed is ready") != std::string::npos) return;
+            size_t listening = since.find("listening on");
+            if (listening != std::string::npos &&
+                (!wait_ready_ || since.find("(starting", listening) == std::string::npos))
+                return;
             try {
                 auto r = http("GET", port_, "/plugins", "", {}, 2);
                 if (r.status == 200 || r.status == 401) return;

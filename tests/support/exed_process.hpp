@@ -27,6 +27,8 @@ public:
     // Commands that exec exed with the rest of their arguments (e.g. a
     // private mount namespace: {"unshare", "-m", "sh", "-c", "...; exec \"$0\" \"$@\""}).
     void set_wrapper(std::vector<std::string> w) { wrapper_ = std::move(w); }
+    // false: start() returns once exed listens, before its plugins are loaded.
+    void set_wait_ready(bool wait) { wait_ready_ = wait; }
     // Starts with raw arguments and waits for it to exit; returns the exit code.
     int run_to_exit(const std::vector<std::string>& args, int wait_s = 20);
     void stop(int sig = 15, int wait_s = 20);  // returns after it exited
@@ -50,6 +52,7 @@ private:
     std::vector<std::string> wrapper_;
     int port_;
     int port_retries_ = 0;
+    bool wait_ready_ = true;
     pid_t pid_ = 0;
     int exit_code_ = -1;
 };

@@ -27,16 +27,22 @@ void mask_path(Poco::JSON::Object::Ptr obj, const std::vector<std::string>& path
 
 }  // namespace
 
-Redactor::Redactor(std::vector<std::string> extra_paths) {
+Redactor::Redactor(std::vector<std::string> extra_paths) : paths_(std::make_shared<const Paths>()) {
     extra_paths.insert(extra_paths.begin(), "extra_vars");
+    add(extra_paths);
+}
+
+void Redactor::add(const std::vector<std::string>& extra_paths) {
+    auto next = std::make_shared<Paths>(*paths());
     for (const auto& p : extra_paths) {
         Poco::StringTokenizer t(p, ".", Poco::StringTokenizer::TOK_IGNORE_EMPTY | Poco::StringTokenizer::TOK_TRIM);
-        if (t.count()) paths_.emplace_back(t.begin(), t.end());
+        if (t.count()) next->emplace_back(t.begin(), t.end());
     }
+    std::atomic_store(&paths_, std::shared_ptr<const Paths>(std::move(next)));
 }
 
 void Redactor::args(Poco::JSON::Object::Ptr args) const {
-    for (const auto& p : paths_) mask_path(args, p, 0);
+    for (const auto& p : *paths()) mask_path(args, p, 0);
 }
 
 std::string Redactor::uri(const std::string& text) const {
@@ -45,8 +51,9 @@ std::string Redactor::uri(const std::string& text) const {
         Poco::URI u(text);
         auto params = u.getQueryParameters();
         bool masked = false;
+        auto all = paths();
         for (auto& [name, value] : params)
-            for (const auto& p : paths_)
+            for (const auto& p : *all)
                 if (p.size() == 1 && p[0] == name) value = kMask, masked = true;
         if (!masked) return text;
         u.setQueryParameters(params);

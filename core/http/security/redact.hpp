@@ -6,6 +6,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,14 @@ public:
     // A request URI for the logs: query parameters that are secret
     // arguments (GET sync operations take arguments in the query) masked.
     std::string uri(const std::string& uri) const;
+    // More paths (what plugins mark secret, known once the plugin host
+    // said hello); safe while other threads mask.
+    void add(const std::vector<std::string>& extra_paths);
 
 private:
-    std::vector<std::vector<std::string>> paths_;
+    using Paths = std::vector<std::vector<std::string>>;
+    std::shared_ptr<const Paths> paths() const { return std::atomic_load(&paths_); }
+    std::shared_ptr<const Paths> paths_;  // replaced whole by add(), read with atomic_load
 };
 
 }  // namespace exed::http::security

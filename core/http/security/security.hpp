@@ -53,6 +53,8 @@ public:
     // The public job record, secrets masked.
     Poco::JSON::Object::Ptr public_job(const jobs::Job& job, const std::map<std::string, std::string>* returns) const;
     const Redactor& redactor() const { return redactor_; }
+    // What plugins mark secret (SDK 1.2), masked from then on like [api] secret_args.
+    void add_secret_args(const std::vector<std::string>& paths) { redactor_.add(paths); }
 
     // The audit line of a finished exchange (when it is audited).
     void record(const Context& ctx, const std::string& path);
