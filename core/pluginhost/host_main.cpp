@@ -38,6 +38,41 @@ constexpr int kExitConfig = 78;  // EX_CONFIG, as exed itself
 
 Poco::Logger& logger() { return Poco::Logger::get("exed.pluginhost"); }
 
+// The process groups of every run in this host, for the SIGTERM handler:
+// a fixed table of lock-free slots, since a handler may not take a mutex
+// or walk a std::set another thread changes. 0 = free.
+constexpr size_t kSlots = 4096;
+std::atomic<pid_t> g_groups[kSlots];
+
+void remember_group(pid_t pgid) {
+    for (auto& slot : g_groups) {
+        pid_t free = 0;
+        if (slot.compare_exchange_strong(free, pgid)) return;
+    }
+    logger().warning(fmt::format("plugin host: more than {} process groups; group {} would outlive a "
+                                 "SIGTERM of this host (exed still kills it on a crash)", kSlots, pgid));
+}
+
+void forget_group(pid_t pgid) {
+    for (auto& slot : g_groups) {
+        pid_t found = pgid;
+        if (slot.compare_exchange_strong(found, 0)) return;
+    }
+}
+
+// SIGTERM is the death signal asked for at fork (exed died, even of
+// kill -9), or someone ending this host: either way nobody is left to end
+// the commands its plugins started, and they must not run on after the
+// job's lease frees its host locks (issue 23). Only async-signal-safe
+// calls: kill() and _exit().
+extern "C" void end_groups_and_exit(int) {
+    for (auto& slot : g_groups) {
+        pid_t g = slot.load();
+        if (g > 0) ::kill(-g, SIGKILL);
+    }
+    _exit(128 + SIGTERM);
+}
+
 // The hooks of one run inside the host: what the plugin does to the world
 // goes back to exed as frames; cancel comes from exed; run_executor is
 // served here, by the executor loaded next to the releaser.
@@ -66,6 +101,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex_);
             groups_.insert(pgid);
+            remember_group(pgid);
             if (cancelled_) kill(-pgid, SIGTERM);  // started after the cancel
         }
         send_pgid("track", pgid);
@@ -74,6 +110,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex_);
             groups_.erase(pgid);
+            forget_group(pgid);
         }
         send_pgid("untrack", pgid);
     }
@@ -214,9 +251,14 @@ int host_main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--conf") == 0) conf = argv[i + 1];
         else if (std::strcmp(argv[i], "--parent") == 0) parent = std::atol(argv[i + 1]);
     }
-    // Dies with its exed: the death signal asked for at fork (set again
-    // here for an exec by hand), and an exed already gone before that.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Dies with its exed, ending its runs' process groups first: the death
+    // signal asked for at fork (set again here for an exec by hand), and an
+    // exed already gone before that.
+    struct sigaction term {};
+    term.sa_handler = end_groups_and_exit;
+    sigemptyset(&term.sa_mask);
+    sigaction(SIGTERM, &term, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (parent <= 0 || getppid() != pid_t(parent) || conf.empty()) {
         std::cerr << "exed plugin-host: started by exed only (its socket is fd " << kHostFd << ")\n";
         return 64;  // EX_USAGE
