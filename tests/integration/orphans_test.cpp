@@ -11,8 +11,11 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
+#include <dirent.h>
 #include <signal.h>
 
 using namespace exed::test;
@@ -39,9 +42,13 @@ struct KillLeftovers {
     }
 };
 
-// Submits `cmdline` on node1 through the test executor and waits until it runs.
+// Submits `cmdline` on node1 through the test executor and waits until it
+// runs. It ignores SIGTERM (`exec` keeps an ignored signal ignored): a
+// host that only cancels its runs when exed's socket closes does not end
+// it, as the probe saw; only a SIGKILL does.
 std::string start_command(ExedProcess& exed, const std::string& cmdline) {
-    auto r = http("POST", exed.port(), "/execute", R"({"targets":["node1"],"cmd":")" + cmdline + R"("})");
+    std::string script = exed.dir().write("stubborn.sh", "trap '' TERM\nexec " + cmdline + "\n");
+    auto r = http("POST", exed.port(), "/execute", R"({"targets":["node1"],"cmd":"sh )" + script + R"("})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
     REQUIRE(wait_processes(cmdline, 1, 15));
     return r.object()->getValue<std::string>("jid");
@@ -67,6 +74,24 @@ void check_lock_outlives_command(ExedProcess& exed, const std::string& cmdline, 
     CHECK(given);
     CHECK(status_of(exed.port(), jid) == "failed");
     CHECK(count_processes(cmdline) == 0);
+}
+
+// Every thread of `pid` is stopped (SIGSTOP takes effect per thread, a
+// moment after kill() returns).
+bool all_stopped(pid_t pid) {
+    std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = opendir(tasks.c_str());
+    if (!d) return false;
+    bool stopped = true;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream in(tasks + "/" + e->d_name + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto paren = stat.rfind(')');
+        if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T') stopped = false;
+    }
+    closedir(d);
+    return stopped;
 }
 
 }  // namespace
@@ -111,6 +136,8 @@ TEST_CASE("kill -9 of exed and its plugin host together: the restarted exed ends
     // Both at once, as a kill of the pair would (neither sees the other
     // die): exed is stopped first so that it cannot react to the host's death.
     REQUIRE(kill(exed.pid(), SIGSTOP) == 0);
+    for (int i = 0; i < 100 && !all_stopped(exed.pid()); ++i) pause_ms(10);
+    REQUIRE(all_stopped(exed.pid()));
     REQUIRE(kill(host, SIGKILL) == 0);
     exed.kill9();
     REQUIRE(count_processes(cmd) == 1);  // orphaned: only the next exed can end it
