@@ -68,7 +68,7 @@ void forget_group(pid_t pgid) {
 extern "C" void end_groups_and_exit(int) {
     for (auto& slot : g_groups) {
         pid_t g = slot.load();
-        if (g > 0) ::kill(-g, SIGKILL);
+        if (g > 1) ::kill(-g, SIGKILL);  // never kill(-1): every process we may signal
     }
     _exit(128 + SIGTERM);
 }

@@ -90,7 +90,7 @@ GroupRecord::~GroupRecord() {
 }
 
 void GroupRecord::add(const std::string& jid, pid_t pgid) {
-    if (own_.empty() || pgid <= 0) return;
+    if (own_.empty() || pgid <= 1) return;
     uint64_t start = process_start(pgid);
     if (start == 0) return;  // already gone (and reaped): nothing can outlive the job
     std::lock_guard<std::mutex> l(mutex_);
@@ -140,7 +140,8 @@ int GroupRecord::end_orphans() {
                 for (Poco::DirectoryIterator group(owner.path()); group != end; ++group) {
                     pid_t pgid = 0;
                     uint64_t start = 0;
-                    if (!parse_name(group.name(), pgid, start)) continue;
+                    // Never 1: kill(-1) would signal every process we may.
+                    if (!parse_name(group.name(), pgid, start) || pgid <= 1) continue;
                     std::string jid = Poco::trim(read_file(group.path().toString()));
                     uint64_t now = process_start(pgid);
                     // Its leader with the recorded start time: the group we

@@ -72,8 +72,8 @@ TEST_CASE("orphan groups: a dead exed's recorded groups are killed; a recycled n
     std::string dead_owner = boot + "/4194999-12345";
     record(dead_owner, lost, process_start(lost), "jid-lost");
     record(dead_owner, recycled, process_start(recycled) + 1, "jid-old");
-    std::string other_boot = run.path() + "/groups/not-this-boot/1-1";
-    record(other_boot, 1, 1, "jid-before-reboot");
+    std::string other_boot = run.path() + "/groups/not-this-boot/4194998-1";
+    record(other_boot, running, process_start(running), "jid-before-reboot");  // dropped, never killed
 
     GroupRecord live(run.path());
     live.add("jid-running", running);
