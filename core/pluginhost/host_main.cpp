@@ -8,6 +8,7 @@
 #include "pluginhost/frame.hpp"
 #include "pluginhost/host_serve.hpp"
 #include "pluginhost/protocol.hpp"
+#include "pluginhost/tracked_groups.hpp"
 
 #include <Poco/Logger.h>
 
@@ -40,9 +41,11 @@ int host_main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--conf") == 0) conf = argv[i + 1];
         else if (std::strcmp(argv[i], "--parent") == 0) parent = std::atol(argv[i + 1]);
     }
-    // Dies with its exed: the death signal asked for at fork (set again
-    // here for an exec by hand), and an exed already gone before that.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Dies with its exed, ending its runs' process groups first: the death
+    // signal asked for at fork (set again here for an exec by hand), and an
+    // exed already gone before that.
+    end_groups_on_sigterm();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (parent <= 0 || getppid() != pid_t(parent) || conf.empty()) {
         std::cerr << "exed plugin-host: started by exed only (its socket is fd " << kHostFd << ")\n";
         return 64;  // EX_USAGE

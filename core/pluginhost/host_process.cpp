@@ -217,8 +217,9 @@ bool HostProcess::spawn() {
     if (pid == 0) {
         // Dies with exed (PDEATHSIG follows this thread, the supervisor,
         // which lives as long as exed serves), and never outlives an exed
-        // that is already gone.
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // that is already gone. SIGTERM: the host ends the process groups
+        // of its runs before it exits (host_main.cpp).
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != me) _exit(70);
         setpgid(0, 0);  // terminal signals are exed's; it stops the host itself
         sigset_t none;

@@ -3,6 +3,7 @@
 #include "plugins/run_executor.hpp"
 #include "pluginhost/crash_report.hpp"
 #include "pluginhost/protocol.hpp"
+#include "pluginhost/tracked_groups.hpp"
 
 #include <exed/sdk.h>
 
@@ -57,6 +58,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex_);
             groups_.insert(pgid);
+            remember_group(pgid);
             if (cancelled_) kill(-pgid, SIGTERM);  // started after the cancel
         }
         send_pgid("track", pgid);
@@ -65,6 +67,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex_);
             groups_.erase(pgid);
+            forget_group(pgid);
         }
         send_pgid("untrack", pgid);
     }

@@ -5,6 +5,7 @@ set(EXED_PLUGINHOST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/crash_report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_main.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_serve.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tracked_groups.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_process.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_client.cpp
   ${CMAKE_CURRENT_LIST_DIR}/make_client.cpp)

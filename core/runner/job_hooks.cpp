@@ -14,9 +14,17 @@
 namespace exed::runner {
 
 JobHooks::JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
-                   int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until)
-    : store_(store), client_(client), jid_(std::move(jid)), deadline_(deadline_epoch_s),
+                   int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until,
+                   GroupRecord* record)
+    : store_(store), client_(client), jid_(std::move(jid)), deadline_(deadline_epoch_s), record_(record),
       defer_until_(defer_until) {}
+
+JobHooks::~JobHooks() {
+    // The job ended: a group its plugin never untracked is not a lost job's
+    // (nothing of it is killed at a later start).
+    if (record_)
+        for (pid_t g : groups_) record_->remove(g);
+}
 
 void JobHooks::emit(const std::string& event_json) {
     {
@@ -85,6 +93,9 @@ void JobHooks::flush_deferred() {
 void JobHooks::track_process(pid_t pgid) {
     std::lock_guard<std::mutex> l(mutex_);
     groups_.insert(pgid);
+    // Recorded before anything else can happen to it: if exed dies now, the
+    // next exed ends it before the job's locks can be freed.
+    if (record_) record_->add(jid_, pgid);
     // Started after a stop was asked for: it must not outlive the job.
     if (stop_) kill(-pgid, SIGTERM);
 }
@@ -92,6 +103,7 @@ void JobHooks::track_process(pid_t pgid) {
 void JobHooks::untrack_process(pid_t pgid) {
     std::lock_guard<std::mutex> l(mutex_);
     groups_.erase(pgid);
+    if (record_) record_->remove(pgid);
 }
 
 int JobHooks::run_executor(const std::string& request_json, std::string& out) {

@@ -5,6 +5,7 @@
 
 #include "jobs/store.hpp"
 #include "plugins/executor_client.hpp"
+#include "runner/orphan_groups.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -18,9 +19,13 @@ namespace exed::runner {
 
 class JobHooks : public plugins::CallHooks {
 public:
-    // Events emitted before `defer_until` are held back (see emit()).
+    // Events emitted before `defer_until` are held back (see emit()). The
+    // process groups the plugin tracks go into `record` too, while they run
+    // (orphan_groups.hpp), when given.
     JobHooks(jobs::Store& store, plugins::ExecutorClient& client, std::string jid,
-             int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until = {});
+             int64_t deadline_epoch_s, std::chrono::steady_clock::time_point defer_until = {},
+             GroupRecord* record = nullptr);
+    ~JobHooks() override;
 
     // CallHooks
     void emit(const std::string& event_json) override;
@@ -66,6 +71,7 @@ private:
     std::atomic<bool> stop_{false};
     mutable std::mutex mutex_;
     std::set<pid_t> groups_;
+    GroupRecord* record_;
     std::function<void()> forward_stop_;  // set while a plugin host runs the op
     std::string reason_;
     std::chrono::steady_clock::time_point stopped_at_;

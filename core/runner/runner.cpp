@@ -55,6 +55,15 @@ constexpr auto kCulpritPause = std::chrono::milliseconds(500);
 
 int64_t now_s() { return int64_t(time(nullptr)); }
 
+// A running job's host locks are leased for two leases, its queue entry for
+// one. When its worker is lost, a live worker reclaims the entry (it looks
+// every lease/2) and its claim re-takes the locks (re-entrant) before they
+// expire. With equal leases they expired together, and a new job could take
+// a host during the reclaim period while the lost job's command still ran:
+// an agent's run, which the reclaim then resumed, or failed as "operate
+// conflict" and left running (issue 23).
+int running_lock_ms(int lease_s) { return 2 * lease_s * 1000; }
+
 bool is_read_only(const std::string& operation) {
     const auto* op = catalogue::find(operation);
     return op && op->read_only;
@@ -84,11 +93,16 @@ WorkerPool::WorkerPool(const Settings& settings, plugins::ExecutorClient& client
                        jobs::Locks& locks, jobs::Queue& queue, jobs::QueuedLeases& queued,
                        std::string consumer_prefix)
     : settings_(settings), client_(client), store_(store), locks_(locks), queue_(queue), queued_(queued),
-      prefix_(std::move(consumer_prefix)) {}
+      prefix_(std::move(consumer_prefix)), groups_(settings.run_dir) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 
 void WorkerPool::start(int workers) {
+    // An exed killed with the process running its plugins (kill -9 of both,
+    // isolation = in_process, an OOM kill) left their commands running:
+    // they end before this process serves or runs anything (issue 23).
+    if (int n = groups_.end_orphans())
+        logger().warning(fmt::format("ended {} process group(s) of jobs whose exed died", n));
     running_ = true;
     workers_ = workers;
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
@@ -192,7 +206,7 @@ WorkerPool::Next WorkerPool::settle(Worker& w, const std::string& entry_id, cons
     // run_entry, which ends it properly.
     jobs::ClaimRequest claim;
     bool fuse = w.held && claimable(*w.held);
-    if (fuse) claim = {&*w.held->job, w.consumer, now_s(), settings_.lease * 1000, true};
+    if (fuse) claim = {&*w.held->job, w.consumer, now_s(), running_lock_ms(settings_.lease), true};
     int take_n = fuse ? (w.quick ? 1 : 0) : w.held ? 0 : (w.quick ? 2 : 1);
     auto s = store_.settle(entry_id, jid, hosts, end, take_n > 0 ? w.consumer : "", take_n,
                            fuse ? &claim : nullptr);
@@ -260,7 +274,7 @@ WorkerPool::Next WorkerPool::run_entry(Worker& w, const jobs::Taken& taken, bool
         // ran out while queued (re-entrant for this job, refused if someone else
         // has them). A new delivery must still be queued: one taken ahead may
         // have been reclaimed and started by another worker meanwhile.
-        auto claim = store_.claim(*job, w.consumer, now_s(), settings_.lease * 1000, !reclaimed);
+        auto claim = store_.claim(*job, w.consumer, now_s(), running_lock_ms(settings_.lease), !reclaimed);
         if (claim.outcome == "cancel") {
             metrics::global().job_ended(job->operate, jobs::status::cancelled);
             return settle(w, entry.id, job->jid, job->targets,
@@ -289,7 +303,7 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
     int64_t started = now_s();
     auto began = Clock::now();
     auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout,
-                                            began + kDeferEvents);
+                                            began + kDeferEvents, &groups_);
     {
         std::lock_guard<std::mutex> l(mutex_);
         active_[job.jid] = Active{job, entry_id, w.consumer, hooks};
@@ -510,7 +524,7 @@ void WorkerPool::renew_leases() {
     }
     int lease_ms = settings_.lease * 1000;
     for (auto& a : running) {
-        auto lost = locks_.renew(a.job.targets, a.job.jid, lease_ms);
+        auto lost = locks_.renew(a.job.targets, a.job.jid, running_lock_ms(settings_.lease));
         if (!lost.empty()) logger().error(fmt::format("[{}] lost host locks", a.job.jid));
         queue_.heartbeat(a.consumer, a.entry_id);
     }
@@ -529,6 +543,11 @@ void WorkerPool::reclaim() {
     if (workers_ == 0) return;  // nobody here could run what we claim
     auto entries = queue_.reclaim(prefix_ + "-reclaim", settings_.lease * 1000, 10);
     if (entries.empty()) return;
+    // A lost worker of this machine (another exed sharing the run_dir) may
+    // have left commands running: they end before its jobs are failed or
+    // resumed and their locks freed. Another machine's are its own exed's
+    // to end when it starts again (docs/ops.md).
+    groups_.end_orphans();
     std::lock_guard<std::mutex> l(mutex_);
     for (auto& e : entries) {
         if (ending_.count(e.jid)) continue;  // ended here, its end waits for redis: ours to settle

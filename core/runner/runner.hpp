@@ -38,6 +38,8 @@ public:
     ~WorkerPool();
 
     // `workers` threads (0: only the watchdog, e.g. an API-only process).
+    // First ends the commands that jobs of dead exed processes sharing this
+    // run_dir left running: before anything here can take or free a lock.
     void start(int workers);
     // Stops taking jobs; running jobs are stopped (their processes killed)
     // and end as failed "exed was stopped while the job ran".
@@ -122,6 +124,9 @@ private:
     std::map<std::string, Active> active_;                        // jid -> running here
     std::set<std::string> ending_;  // ended here, end not yet recorded (redis away)
     std::deque<jobs::QueueEntry> reclaimed_;                       // waiting for a worker
+    // The process groups of the jobs running here, in run_dir; start() and
+    // reclaim() end those of exed processes that died (orphan_groups.hpp).
+    GroupRecord groups_;
 };
 
 }  // namespace exed::runner

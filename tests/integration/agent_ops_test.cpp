@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace exed::test;
 
 namespace {
@@ -260,4 +263,44 @@ TEST_CASE("agent executor: a command running when the plugin host crashes is res
     CHECK(http("GET", port, "/jobs/" + jid).object()->getValue<std::string>("status") == "running");
     release_and_check(port, site, jid, script);
     CHECK(listed(port, "*") == R"(["web1"])");
+}
+
+TEST_CASE("agent executor: a command going on through an exed restart keeps its host locked until its job ends") {
+    // Issue 23: the lost job's host lock expired with its queue entry's
+    // lease, so until the restarted exed's next reclaim (every lease/2)
+    // another job could take web1 while the command still ran there (and
+    // the resume then failed as "operate conflict", leaving the command to
+    // itself). lease 6 s: the agent is back (backoff 0.5, 1, 2 s) well
+    // before the lease ends, so the whole reclaim period is watched.
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(site.exed_config(redis) + "\n[runner]\nlease = 6\n");
+    exed.start();
+    int port = exed.port();
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    web1.start();
+    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    auto [jid, script] = start_gated(port, site);
+
+    exed.kill9();
+    exed.start();
+    port = exed.port();
+    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    // From the agent's return to the resume, web1 is refused to any other job.
+    int given = 0, asked = 0;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until && given == 0 &&
+           web1.log().find("attached to run") == std::string::npos) {
+        auto r = http("POST", port, "/ping", R"({"targets":["web1"]})");
+        ++asked;
+        if (r.status == 201) ++given;
+        else REQUIRE_MESSAGE(r.status == 409, r.body);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK_MESSAGE(given == 0, "web1 was given to another job while the lost job's command ran on it");
+    CHECK(asked > 10);
+    REQUIRE_MESSAGE(wait_until([&] { return web1.log().find("attached to run") != std::string::npos; }, 30),
+                    web1.log());
+    CHECK(http("POST", port, "/ping", R"({"targets":["web1"]})").status == 409);  // still the resumed job's
+    release_and_check(port, site, jid, script);
 }
