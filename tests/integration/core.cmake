@@ -17,6 +17,7 @@ add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/faults_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/plugin_host_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/load_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/slow_clients_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/jobs_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/workers_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/cli_test.cpp
