@@ -24,7 +24,7 @@ struct Gate {
     bool header_done = false;      // the header has arrived (the request deadline now runs)
     bool expect_continue = false;  // the client waits for "100 Continue" before its body
     size_t length = 0;             // header_done: bytes of the input that make this request
-    std::string request;           // complete: what the worker parses (header possibly rewritten)
+    std::string request;           // complete: the request's bytes, for the worker
     int status = 0;
     std::string message;
 };
