@@ -22,7 +22,9 @@ public:
     void keep_real_open() { forward_close_ = false; }
 
     // Past the request: end of input (the next request is the event
-    // thread's to wait for).
+    // thread's to wait for). A handler that detached the socket to read
+    // on (a WebSocket on the API) would need reads forwarded: none does,
+    // follow streams only write.
     int receiveBytes(void* buffer, int length, int flags = 0) override;
     int available() override { return int(request_.size() - read_); }
     int sendBytes(const void* buffer, int length, int flags = 0) override;
