@@ -115,6 +115,8 @@ Settings load_settings(const std::string& path) {
     s.max_connections = get_int(c, "api.max_connections", s.max_connections, 4, 1 << 20);
     s.header_timeout = get_int(c, "api.header_timeout", s.header_timeout, 1, 3600);
     s.keepalive_timeout = get_int(c, "api.keepalive_timeout", s.keepalive_timeout, 1, 3600);
+    s.request_timeout = get_int(c, "api.request_timeout", s.request_timeout, 1, 3600);
+    s.handshake_timeout = get_int(c, "api.handshake_timeout", s.handshake_timeout, 1, 3600);
     s.auth_token = secret(c, "api.auth_token");
 
     s.executor = c.getString("runner.executor", s.executor);

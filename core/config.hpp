@@ -26,6 +26,8 @@ struct Settings {
     int max_connections = 1024;      // open client connections; past it: 503 JSON and close
     int header_timeout = 10;         // s a client has to send a whole request header (slowloris)
     int keepalive_timeout = 15;      // s an idle keep-alive connection is kept
+    int request_timeout = 30;        // s a client has to send a whole request, header and body (then 408)
+    int handshake_timeout = 10;      // s a TLS client has to finish its handshake
     std::string auth_token;          // empty: no authentication
     // [runner]
     std::string executor = "ansible";

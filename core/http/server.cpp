@@ -142,15 +142,25 @@ void Server::start() {
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(0);  // unlimited
-    // Bounds each read of a body (and of a TLS header) on a worker.
+    // A worker reads the request from memory (the Acceptor received it
+    // whole); this bounds nothing the client can stretch any more.
     params->setTimeout(Poco::Timespan(st.header_timeout, 0));
     factory_ = std::make_unique<Factory>(router_, services_);
     follow_hub_ = std::make_unique<FollowHub>(services_.jobs, open_connections_);
     services_.follow_hub = follow_hub_.get();
-    ConnectionLimits limits{st.max_connections, st.header_timeout, st.keepalive_timeout, st.http_threads};
+    ConnectionLimits limits;
+    limits.max_connections = st.max_connections;
+    limits.header_timeout = st.header_timeout;
+    limits.keepalive_timeout = st.keepalive_timeout;
+    limits.threads = st.http_threads;
+    limits.request_timeout = st.request_timeout;
+    limits.handshake_timeout = st.handshake_timeout;
+    limits.max_body = st.max_body;
     acceptor_ = std::make_unique<Acceptor>(
         socket, limits,
-        [this, params](Poco::Net::StreamSocket& s) { return serve_requests(s, params, *factory_); },
+        [this, params](Poco::Net::StreamSocket& s, std::string request) {
+            return serve_request(s, std::move(request), params, *factory_);
+        },
         open_connections_);
     follow_hub_->start();
     acceptor_->start();

@@ -10,7 +10,7 @@ add_library(exed_fuzz_host_pattern_code STATIC
 target_include_directories(exed_fuzz_host_pattern_code PUBLIC ${EXED_ANSIBLE_SRC})
 target_link_libraries(exed_fuzz_host_pattern_code PUBLIC exed::sdk Poco::Foundation)
 
-set(exed_fuzz_targets host_pattern request event_format config)
+set(exed_fuzz_targets host_pattern request event_format config request_gate)
 function(exed_fuzz_link target name)
   if(name STREQUAL "host_pattern")
     target_link_libraries(${target} PRIVATE exed_fuzz_host_pattern_code)

@@ -20,6 +20,7 @@ add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/readiness_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/orphans_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/load_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/slow_clients_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/jobs_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/workers_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/cli_test.cpp
