@@ -1,6 +1,7 @@
 // Issue 23, item 4: a job that crashes the plugin host must not stall the
 // executor for everyone. Real exed processes with the test executor, whose
 // `crash_hosts` make every op on them segfault (as plugin_host_test.cpp).
+#include "support/job_polls.hpp"
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 
@@ -18,22 +19,6 @@ namespace {
 // Eight hosts whose every op segfaults: one job each can be queued at once
 // (jobs on one host conflict on its lock).
 const std::string kCrashConf = "crash_hosts = crash1,crash2,crash3,crash4,crash5,crash6,crash7,crash8\n";
-
-std::string job_field(int port, const std::string& jid, const std::string& field) {
-    auto r = http("GET", port, "/jobs/" + jid);
-    if (r.status != 200) return "";
-    return r.object()->optValue<std::string>(field, "");
-}
-
-std::string wait_ended(int port, const std::string& jid, int seconds) {
-    std::string st;
-    for (int i = 0; i < seconds * 10; ++i) {
-        st = job_field(port, jid, "status");
-        if (!st.empty() && st != "queued" && st != "running") break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return st;
-}
 
 std::vector<std::string> submit_crashing_pings(int port, int n) {
     std::vector<std::string> jids;

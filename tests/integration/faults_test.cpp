@@ -1,5 +1,6 @@
 // Faults that must not lose work (issue 14): the embedded redis-server
 // killed, exed itself killed, the run dir's disk full.
+#include "support/job_polls.hpp"
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 
@@ -14,21 +15,6 @@
 using namespace exed::test;
 
 namespace {
-
-std::string job_field(int port, const std::string& jid, const std::string& field) {
-    auto r = http("GET", port, "/jobs/" + jid);
-    if (r.status != 200) return "";
-    return r.object()->optValue<std::string>(field, "");
-}
-
-std::string wait_for_status(int port, const std::string& jid, const std::string& want, int seconds) {
-    std::string st;
-    for (int i = 0; i < seconds * 10 && st != want; ++i) {
-        st = job_field(port, jid, "status");
-        if (st != want) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return st;
-}
 
 int read_pid(const std::string& path) {
     std::ifstream in(path);

@@ -1,6 +1,7 @@
 // Plugins run outside the daemon (issue 14): a plugin that segfaults kills
 // its plugin host process, not exed. Real exed processes with the test
 // executor, whose `crash_hosts` make every op on them segfault.
+#include "support/job_polls.hpp"
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 #include "support/procs.hpp"
@@ -19,23 +20,6 @@ using namespace exed::test;
 namespace {
 
 const std::string kCrashConf = "crash_hosts = crash1\n";
-
-std::string job_field(int port, const std::string& jid, const std::string& field) {
-    auto r = http("GET", port, "/jobs/" + jid);
-    if (r.status != 200) return "";
-    return r.object()->optValue<std::string>(field, "");
-}
-
-// Waits until the job is no longer queued or running; its status.
-std::string wait_ended(int port, const std::string& jid, int seconds) {
-    std::string st;
-    for (int i = 0; i < seconds * 10; ++i) {
-        st = job_field(port, jid, "status");
-        if (!st.empty() && st != "queued" && st != "running") break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return st;
-}
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path);
