@@ -49,8 +49,7 @@ test: build $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
 SAN_BUILD ?= build-asan
 # Compiles third-party examples out of tree: slow, and nothing of ours runs there.
 SAN_SKIP ?= examples build out of tree
-SAN_TARGETS = exed exed_unit_tests exed_core_tests fuzz_replay_host_pattern fuzz_replay_request \
-              fuzz_replay_event_format fuzz_replay_config fuzz_replay_request_gate
+SAN_TARGETS = exed exed_unit_tests exed_core_tests exed_fuzz_replays
 sanitize: deps $(BUILD)/tools/promtool $(OPENAPI_VALIDATOR)
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Sanitize -DEXED_SANITIZE=ON \
 	  -DEXED_TOOLS_DIR=$(abspath $(BUILD))/tools

@@ -20,8 +20,12 @@ function(exed_fuzz_link target name)
 endfunction()
 
 add_custom_target(exed_fuzzers)
+# Every replay program: the sanitizer pass (make sanitize) builds this one
+# target, so a new fuzz target's replay is never left out of it.
+add_custom_target(exed_fuzz_replays)
 foreach(name ${exed_fuzz_targets})
   add_executable(fuzz_replay_${name} ${EXED_FUZZ_DIR}/replay_main.cpp ${EXED_FUZZ_DIR}/fuzz_${name}.cpp)
+  add_dependencies(exed_fuzz_replays fuzz_replay_${name})
   exed_fuzz_link(fuzz_replay_${name} ${name})
   add_test(NAME "fuzz replay: ${name}"
            COMMAND fuzz_replay_${name} ${EXED_FUZZ_DIR}/corpus/${name})
