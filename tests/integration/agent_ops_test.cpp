@@ -15,6 +15,24 @@ namespace {
 
 std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std::to_string(site.agent_port); }
 
+// One exed with the agent executor ([runner] settings appended from
+// `exed_extra`) and one agent, web1, allowed to exec, listed by exed.
+struct Web1Site {
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed;
+    AgentProcess web1;
+    int port = 0;
+    explicit Web1Site(const std::string& exed_extra = "")
+        : exed(site.exed_config(redis) + exed_extra),
+          web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true") {
+        exed.start();
+        port = exed.port();
+        web1.start();
+        REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    }
+};
+
 // A script that prints a line, touches `started`, waits for the file `go`
 // (at most a minute), then prints one line on each stream.
 std::string gated_script(const AgentSite& site) {
@@ -151,14 +169,8 @@ TEST_CASE("agent executor: an agent with the wrong token is refused and never li
 }
 
 TEST_CASE("agent executor: cancel kills the command's process group") {
-    AgentSite site;
-    SharedRedis redis;
-    ExedProcess exed(site.exed_config(redis));
-    exed.start();
-    int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    web1.start();
-    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    Web1Site s;
+    int port = s.port;
     auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sleep 4711"})");
     REQUIRE(r.status == 201);
     std::string jid = r.object()->getValue<std::string>("jid");
@@ -173,14 +185,9 @@ TEST_CASE("agent executor: cancel kills the command's process group") {
 }
 
 TEST_CASE("agent executor: kill -9 of an agent mid-run fails the run and the node leaves the targets") {
-    AgentSite site;
-    SharedRedis redis;
-    ExedProcess exed(site.exed_config(redis));
-    exed.start();
-    int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    web1.start();
-    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    Web1Site s;
+    auto& web1 = s.web1;
+    int port = s.port;
     auto r = http("POST", port, "/execute", R"({"targets":["web1"],"cmd":"sleep 4712"})");
     REQUIRE(r.status == 201);
     std::string jid = r.object()->getValue<std::string>("jid");
@@ -218,15 +225,12 @@ TEST_CASE("agent executor: agents reconnect to a restarted exed") {
 }
 
 TEST_CASE("agent executor: a command running when exed is killed is resumed by the restarted exed, no output lost") {
-    AgentSite site;
-    SharedRedis redis;
     // lease 2 s: the restarted exed takes the lost job over soon.
-    ExedProcess exed(site.exed_config(redis) + "\n[runner]\nlease = 2\n");
-    exed.start();
-    int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    web1.start();
-    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    Web1Site s("\n[runner]\nlease = 2\n");
+    auto& site = s.site;
+    auto& exed = s.exed;
+    auto& web1 = s.web1;
+    int port = s.port;
     auto [jid, script] = start_gated(port, site);
 
     exed.kill9();  // its plugin host dies with it; the command goes on on web1
@@ -242,14 +246,11 @@ TEST_CASE("agent executor: a command running when exed is killed is resumed by t
 }
 
 TEST_CASE("agent executor: a command running when the plugin host crashes is resumed by the next host") {
-    AgentSite site;
-    SharedRedis redis;
-    ExedProcess exed(site.exed_config(redis));
-    exed.start();
-    int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    web1.start();
-    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    Web1Site s;
+    auto& site = s.site;
+    auto& exed = s.exed;
+    auto& web1 = s.web1;
+    int port = s.port;
     auto [jid, script] = start_gated(port, site);
 
     // The agent listener and its connections die with the host; the next
@@ -272,14 +273,11 @@ TEST_CASE("agent executor: a command going on through an exed restart keeps its 
     // the resume then failed as "operate conflict", leaving the command to
     // itself). lease 6 s: the agent is back (backoff 0.5, 1, 2 s) well
     // before the lease ends, so the whole reclaim period is watched.
-    AgentSite site;
-    SharedRedis redis;
-    ExedProcess exed(site.exed_config(redis) + "\n[runner]\nlease = 6\n");
-    exed.start();
-    int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    web1.start();
-    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    Web1Site s("\n[runner]\nlease = 6\n");
+    auto& site = s.site;
+    auto& exed = s.exed;
+    auto& web1 = s.web1;
+    int port = s.port;
     auto [jid, script] = start_gated(port, site);
 
     exed.kill9();
