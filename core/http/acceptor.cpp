@@ -272,6 +272,14 @@ void Acceptor::inspect(int fd, Conn& c) {
         c.request_deadline = now + std::chrono::seconds(limits_.request_timeout);
         c.deadline = std::min(now + std::chrono::seconds(limits_.header_timeout), c.request_deadline);
     }
+    if (c.state == State::body && c.need) {
+        // The header was checked when it came (and framed the request:
+        // c.need); only the body's bytes count now, so a trickling body
+        // costs no parse of its header per read.
+        if (c.buf.size() >= c.need) return hand_to_worker(fd, c.buf.substr(0, c.need), c.buf.substr(c.need));
+        if (c.eof) close(fd);  // the client stopped sending before its request was whole
+        return;
+    }
     Gate g = inspect_request(c.buf, gate_limits());
     if (g.kind == Gate::refuse) return refuse_conn(fd, g.status, g.message);
     if (g.kind == Gate::complete) {
