@@ -1,6 +1,7 @@
 #include "agent/command_verifier.hpp"
 
 #include "agent/service_command.hpp"
+#include "operate/command_line.hpp"
 
 #include <Poco/Base64Decoder.h>
 #include <Poco/Crypto/RSADigestEngine.h>
@@ -102,8 +103,13 @@ void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
         v.reason = "command not allowed: '" + v.command + "'";
         return;
     }
-    Poco::StringTokenizer words(named->second, " \t", Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-    v.argv.assign(words.begin(), words.end());
+    try {  // exed's own rule for command lines (docs/api.md, "One argv rule")
+        v.argv = operate::split_command_line(named->second);
+    } catch (const std::invalid_argument& e) {
+        v.ok = false;
+        v.reason = "named command '" + v.command + "' cannot be split: " + e.what();
+        return;
+    }
     if (v.argv.empty()) {
         v.ok = false;
         v.reason = "named command '" + v.command + "' is empty";

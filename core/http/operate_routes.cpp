@@ -13,6 +13,7 @@
 #include <Poco/JSON/Array.h>
 
 #include <chrono>
+#include <map>
 
 namespace exed::http {
 
@@ -72,12 +73,33 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
     ctx.json(200, out);
 }
 
+// EXEd's answer is an array of names; `detail=1` adds each host's state
+// from the executor's own node status: a known agent node whose agent is
+// disconnected is still a target (its operations answer status 3), listed
+// "down" (issue 24). "unknown" where the executor tracks no status (ansible,
+// salt: a ping says).
 void targets(Services& s, Context& ctx) {
-    ctx.only_params({"pattern"});
+    ctx.only_params({"pattern", "detail"});
     std::string pattern = ctx.query.get("pattern", "*");
     if (pattern.empty()) pattern = "*";
+    bool detail = ctx.flag("detail");
+    auto hosts = security::visible_hosts(s, ctx, s.submitter.expand({pattern}));  // no match: []
     Poco::JSON::Array out;
-    for (auto& h : security::visible_hosts(s, ctx, s.submitter.expand({pattern}))) out.add(h);  // no match: []
+    if (!detail) {
+        for (auto& h : hosts) out.add(h);
+        ctx.json(200, out);
+        return;
+    }
+    std::map<std::string, bool> up;
+    if (auto nodes = s.submitter.node_states())  // throws when the op fails: a 500 naming it
+        for (auto& n : *nodes) up[n.name] = n.up;
+    for (auto& h : hosts) {
+        Poco::JSON::Object o;
+        o.set("name", h);
+        auto it = up.find(h);
+        o.set("state", it == up.end() ? "unknown" : it->second ? "up" : "down");
+        out.add(o);
+    }
     ctx.json(200, out);
 }
 

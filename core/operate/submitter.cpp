@@ -166,6 +166,11 @@ jobs::Job Submitter::submit(const Submission& s) {
     return job;
 }
 
+std::optional<std::vector<plugins::NodeState>> Submitter::node_states() {
+    require_executor();
+    return plugins::executor_nodes(client_);
+}
+
 std::optional<jobs::Job> Submitter::wait(const std::string& jid, std::chrono::steady_clock::time_point until) {
     std::string last = "0";
     while (true) {

@@ -12,6 +12,7 @@
 #include "jobs/queued_leases.hpp"
 #include "jobs/store.hpp"
 #include "plugins/executor_client.hpp"
+#include "plugins/executor_nodes.hpp"
 #include "plugins/registry.hpp"
 
 #include <Poco/JSON/Object.h>
@@ -69,6 +70,11 @@ public:
     // Host names matched by the patterns, in order, without duplicates;
     // patterns that match nothing are left out.
     std::vector<std::string> expand(const std::vector<std::string>& patterns);
+
+    // The executor's own node status (its optional `nodes` op: the agent
+    // executor's up/down nodes); nullopt when it has none. Throws
+    // std::runtime_error when the op fails.
+    std::optional<std::vector<plugins::NodeState>> node_states();
 
     // Waits for the job to end (or until `deadline`); returns the final
     // job, or nullopt on timeout.

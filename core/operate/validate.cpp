@@ -2,6 +2,7 @@
 
 #include "catalogue.hpp"
 #include "errors.hpp"
+#include "operate/command_line.hpp"
 #include "operate/numbers.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -68,6 +69,8 @@ void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
         if (f.non_empty && args->has(f.name) && args->getValue<std::string>(f.name).empty())
             bad(std::string(f.name) + " must not be empty");
     }
+    // The one argv rule: execute's cmd is split here, once, for every executor.
+    if (op == "execute") add_execute_argv(args);
 }
 
 }  // namespace

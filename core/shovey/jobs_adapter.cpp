@@ -27,14 +27,15 @@ private:
 
 }  // namespace
 
-std::string JobsAdapter::submit_run(const std::string& node, const std::vector<std::string>& argv,
-                                    int run_timeout) {
+std::string JobsAdapter::submit_run(const std::string& node, const std::string& command,
+                                    const std::vector<std::string>& argv, int run_timeout) {
     operate::Submission s;
     s.operate = "execute";
     s.args = new Poco::JSON::Object;
     Poco::JSON::Array a;
     for (auto& word : argv) a.add(word);
     s.args->set("argv", a);
+    s.args->set("named_command", command);
     s.patterns = {node};
     s.run_timeout = run_timeout;
     return submitter_.submit(s).jid;

@@ -39,10 +39,14 @@ public:
                 plugins::ExecutorClient& client)
         : submitter_(submitter), jobs_(jobs), client_(client) {}
 
-    // Queues `argv` on `node` with a per-run timeout; returns the jid.
+    // Queues the named command `command` (exed's [shovey.commands] entry,
+    // whose argv is `argv`) on `node` with a per-run timeout; returns the
+    // jid. The job's args carry both: "argv" for executors that run exed's
+    // definition (ansible, salt), "named_command" for the agent executor,
+    // whose node runs its own definition of the name (issue 24, item 10).
     // Throws DomainError (conflict with the busy hosts, unavailable, ...).
-    std::string submit_run(const std::string& node, const std::vector<std::string>& argv,
-                           int run_timeout);
+    std::string submit_run(const std::string& node, const std::string& command,
+                           const std::vector<std::string>& argv, int run_timeout);
     std::optional<RunJob> run(const std::string& jid);
     // The output a running job has streamed so far: its executor's
     // progress events named "output" ({host: {"name": "output", "stream",

@@ -173,7 +173,7 @@ void Service::start_runs(JobRecord& job, const std::vector<std::string>& argv,
     for (auto& n : up) {
         Run r;
         try {
-            r.jid = jobs_.submit_run(n, argv, job.run_timeout);
+            r.jid = jobs_.submit_run(n, job.command, argv, job.run_timeout);
             r.status = node_status::created;
             ++started;
         } catch (const DomainError& e) {

@@ -3,7 +3,7 @@
 #include <Poco/NumberParser.h>
 #include <Poco/String.h>
 
-#include <boost/tokenizer.hpp>
+#include "operate/command_line.hpp"
 
 #include <fmt/format.h>
 
@@ -26,18 +26,9 @@ int get_int(const Poco::Util::AbstractConfiguration& c, const std::string& key, 
 }  // namespace
 
 std::vector<std::string> split_command_line(const std::string& line) {
-    // Boost's escaped_list_separator knows quotes and backslash escapes;
-    // words are separated by runs of blanks, so empty fields are dropped.
-    using Separator = boost::escaped_list_separator<char>;
-    boost::tokenizer<Separator> words(line, Separator("\\", " \t", "\"'"));
-    std::vector<std::string> argv;
-    try {
-        for (const auto& w : words)
-            if (!w.empty()) argv.push_back(w);
-    } catch (const boost::escaped_list_error& e) {
-        throw std::invalid_argument(e.what());
-    }
-    return argv;
+    // exed's one rule for command lines (shlex's, as execute's cmd): the
+    // same text means the same argv here, in execute and on an agent.
+    return operate::split_command_line(line);
 }
 
 Config load_config(const Settings& settings) {

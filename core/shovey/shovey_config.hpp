@@ -21,8 +21,9 @@ struct Config {
 // Throws ConfigError with one clear sentence.
 Config load_config(const Settings& settings);
 
-// Words separated by blanks; '...' and "..." quote; a backslash escapes a
-// quote or a backslash. Throws std::invalid_argument for any other escape.
+// exed's one rule for command lines (operate/command_line.hpp, shlex's):
+// throws std::invalid_argument for an unterminated quote or a trailing
+// backslash.
 std::vector<std::string> split_command_line(const std::string& line);
 
 }  // namespace exed::shovey

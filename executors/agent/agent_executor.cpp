@@ -44,6 +44,19 @@ std::vector<std::string> targets_of(const Poco::JSON::Object::Ptr& args) {
     return out;
 }
 
+// Shovey's "named_command" (issue 24, item 10), checked so that it can only
+// name an [agent.commands] entry, never one of the agent's own commands.
+std::string named_command(const Poco::JSON::Object::Ptr& args) {
+    if (!args->has("named_command") || args->isNull("named_command")) return "";
+    auto v = args->get("named_command");
+    if (!v.isString() || v.toString().empty()) throw BadInput("named_command must be a non-empty string");
+    std::string name = v.toString();
+    for (const char* builtin : {"exec", "facter", "service", "deploy"})
+        if (name == builtin)
+            throw BadInput("named_command '" + name + "' is one of the agent's own commands, not a named one");
+    return name;
+}
+
 std::string argv_json(const std::vector<std::string>& argv) {
     Poco::JSON::Array a;
     for (auto& s : argv) a.add(s);
@@ -82,14 +95,18 @@ public:
         raise_open_file_limit(host);
     }
 
-    // Connected agents only: a node is a target while its agent is there.
+    // Every known node is a target, connected or not: an operation on one
+    // whose agent is away answers status 3 (unreachable) for it, as the
+    // ansible executor does for a host that is down (issue 24, item 8).
     std::string targets(exed::Call&, const std::string& args_json) override {
         ready();
         auto args = args_object(args_json);
         std::string pattern = args->optValue<std::string>("pattern", "*");
         if (pattern.find_first_not_of(" \t") == std::string::npos) pattern = "*";
+        std::vector<std::string> names;
+        for (auto& n : known_nodes()) names.push_back(n.name);
         Poco::JSON::Array out;
-        for (auto& n : match_nodes(hub_->nodes(), pattern)) out.add(n);
+        for (auto& n : match_nodes(names, pattern)) out.add(n);
         std::ostringstream s;
         out.stringify(s);
         return s.str();
@@ -132,10 +149,18 @@ public:
     }
 
 private:
-    // A string cmd is split on blanks, never given to a shell; the agent runs
-    // it when it names one of its [agent.commands] or allow_exec is on.
+    // exed's core sends argv (split from cmd once, docs/api.md "One argv
+    // rule"); the agent runs it when it is one word naming one of its
+    // [agent.commands] or allow_exec is on. A Shovey run names its command
+    // instead: the name travels signed, the node runs its own definition.
     std::string execute_as(exed::Call& call, const std::string& args_json, bool attach) {
         auto args = args_object(args_json);
+        std::string named = named_command(args);
+        if (!named.empty()) {
+            AgentHub& hub = ready();  // before *signer_: both exist only when configured
+            return RunBatch(hub, *signer_, call, RunKind::Execute, run_ids(call, attach), attach)
+                .run(targets_of(args), named, "");
+        }
         std::vector<std::string> argv;
         if (auto arr = args->getArray("argv")) {
             for (size_t i = 0; i < arr->size(); ++i) argv.push_back(arr->get(i).toString());
@@ -189,7 +214,7 @@ public:
     // and heard from, down once dropped; never-connected agents are absent.
     std::string nodes(exed::Call&, const std::string&) override {
         Poco::JSON::Array list;
-        for (auto& n : ready().seen_nodes()) {
+        for (auto& n : known_nodes()) {
             Poco::JSON::Object o;
             o.set("name", n.name);
             o.set("status", n.up ? "up" : "down");
@@ -206,6 +231,12 @@ public:
 private:
     std::mutex calls_mutex_;
     std::map<std::string, int> calls_per_job_;
+
+    // THE known nodes (contract point 4 of issue 24): targets, `nodes` and
+    // so Shovey and /target read them here. For now the nodes that said
+    // hello since the listener started, up while connected; the node
+    // registry's accepted nodes replace this source.
+    std::vector<NodeSeen> known_nodes() const { return ready().seen_nodes(); }
 
     AgentHub& ready() const {
         if (!hub_) throw Error("the agent executor is not configured: [agent] token_file is missing (docs/agent.md)");

@@ -100,8 +100,10 @@ ExecuteArgs execute_args(const Object::Ptr& args) {
     e.targets = targets_arg(args);
     bool has_cmd = args->has("cmd") && !args->get("cmd").isEmpty();
     bool has_argv = args->has("argv") && !args->get("argv").isEmpty();
-    if (has_cmd == has_argv) throw BadInput("give exactly one of cmd (a string) or argv (a list)");
-    if (has_cmd) {
+    // exed splits cmd itself (docs/api.md, "One argv rule") and sends both:
+    // argv runs, cmd is the text the user gave.
+    if (!has_cmd && !has_argv) throw BadInput("give cmd (a string) or argv (a list)");
+    if (!has_argv) {
         if (!args->get("cmd").isString()) throw BadInput("cmd must be a string");
         if (Poco::trim(args->get("cmd").toString()).empty()) throw BadInput("cmd is required");
         e.command = args->get("cmd");

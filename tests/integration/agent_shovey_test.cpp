@@ -19,12 +19,17 @@ std::string server_of(const AgentSite& site) { return "http://127.0.0.1:" + std:
 // status_interval 1 s; `both` writes to stdout and stderr, `fails` exits 3,
 // `gated` writes a line, waits for the file go in the site's dir (at most a
 // minute), writes two more.
-std::string shovey_config(const AgentSite& site, const SharedRedis& redis) {
-    return site.exed_config(redis) +
-           "\n[shovey]\nstatus_interval = 1\ndown_after = 5\n[shovey.commands]\n"
-           "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n"
+// The same lines are the agents' [agent.commands]: a Shovey command
+// travels as its name and the node runs its own definition (issue 24).
+std::string commands(const AgentSite& site) {
+    return "both = sh -c 'echo out; echo err >&2'\nfails = sh -c 'echo no; exit 3'\n"
            "gated = sh -c 'echo first; i=0; while [ ! -e " + site.dir.file("go") +
            " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo second >&2; echo third'\n";
+}
+
+std::string shovey_config(const AgentSite& site, const SharedRedis& redis) {
+    return site.exed_config(redis) + "\n[shovey]\nstatus_interval = 1\ndown_after = 5\n[shovey.commands]\n" +
+           commands(site);
 }
 
 Poco::JSON::Object::Ptr stream_from(int port, const std::string& id, const std::string& node, const std::string& type,
@@ -50,8 +55,10 @@ TEST_CASE("shovey through agents: node status follows connections, quorum counts
     ExedProcess exed(shovey_config(site, redis));
     exed.start();
     int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
-    AgentProcess web2(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true");
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true",
+                      commands(site));
+    AgentProcess web2(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true",
+                      commands(site));
     // Never connected: never listed, not a node.
     CHECK(http("GET", port, "/status/node/web1/latest").status == 404);
     web1.start();
@@ -101,7 +108,8 @@ TEST_CASE("shovey through agents: node status follows connections, quorum counts
     CHECK((nodes_in(doc, "down") == std::vector<std::string>{"web2"}));
 
     // The agent comes back: up again.
-    AgentProcess again(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true");
+    AgentProcess again(server_of(site), "web2", site.key + ".pub", site.token_file, "allow_exec = true",
+                      commands(site));
     again.start();
     CHECK(eventually([&] { return node_status(port, "web2") == "up"; }, 20));
 }
@@ -112,7 +120,8 @@ TEST_CASE("shovey through agents: a running command's output reaches the stream 
     ExedProcess exed(shovey_config(site, redis));
     exed.start();
     int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true",
+                      commands(site));
     web1.start();
     REQUIRE_MESSAGE(eventually([&] { return node_status(port, "web1") == "up"; }, 20), web1.log());
 
@@ -148,7 +157,8 @@ TEST_CASE("shovey through agents: nodes of a restarted exed whose agents did not
     ExedProcess exed(shovey_config(site, redis));
     exed.start();
     int port = exed.port();
-    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true");
+    AgentProcess web1(server_of(site), "web1", site.key + ".pub", site.token_file, "allow_exec = true",
+                      commands(site));
     web1.start();
     REQUIRE(eventually([&] { return node_status(port, "web1") == "up"; }, 20));
     exed.stop();  // its connection table goes with it; web1's "up" stays in redis

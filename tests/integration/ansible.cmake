@@ -36,3 +36,14 @@ target_link_libraries(exed_ansible_daemon_tests PRIVATE exed_test_http exed_test
 add_dependencies(exed_ansible_daemon_tests exed exed_ansible)
 doctest_discover_tests(exed_ansible_daemon_tests TEST_PREFIX "ansible (daemon): "
   PROPERTIES TIMEOUT 180 LABELS ansible RESOURCE_LOCK ssh_hosts)
+
+# One argv rule (issue 24): the same cmd through the ansible executor (ssh)
+# and the agent executor (a real `exed agent`) gives the same result.
+add_executable(exed_argv_rule_tests
+  unit/main.cpp
+  integration/argv_rule_test.cpp
+)
+target_link_libraries(exed_argv_rule_tests PRIVATE exed_test_http exed_test_support)
+add_dependencies(exed_argv_rule_tests exed exed_ansible exed_agent_executor)
+doctest_discover_tests(exed_argv_rule_tests TEST_PREFIX "ansible (daemon): "
+  PROPERTIES TIMEOUT 180 LABELS ansible RESOURCE_LOCK ssh_hosts)

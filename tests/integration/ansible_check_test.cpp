@@ -48,8 +48,9 @@ TEST_CASE("check refuses bad input with 400 / 404 and a clear message") {
         {"service", R"({"targets":["node1"],"name":"nginx","state":3})", EXED_ERR_BAD_INPUT, "state must be"},
         {"service", R"({"targets":["node1"],"name":"nginx","state":"up"})", EXED_ERR_BAD_INPUT, "state must be"},
         {"service", R"({"targets":["node1"],"name":"nginx","state":2,"graceful":"maybe"})", EXED_ERR_BAD_INPUT, "graceful"},
-        {"execute", R"({"targets":["node1"]})", EXED_ERR_BAD_INPUT, "exactly one of cmd or argv"},
-        {"execute", R"({"targets":["node1"],"cmd":"ls","argv":["ls"]})", EXED_ERR_BAD_INPUT, "exactly one"},
+        {"execute", R"({"targets":["node1"]})", EXED_ERR_BAD_INPUT, "cmd or argv is required"},
+        // exed sends both (docs/api.md, "One argv rule"): argv is checked beside cmd.
+        {"execute", R"({"targets":["node1"],"cmd":"ls","argv":[]})", EXED_ERR_BAD_INPUT, "argv must not be empty"},
         {"execute", R"({"targets":["node1"],"cmd":5})", EXED_ERR_BAD_INPUT, "cmd must be a string"},
         {"execute", R"({"targets":["node1"],"cmd":"  "})", EXED_ERR_BAD_INPUT, "cmd must not be empty"},
         {"execute", R"({"targets":["node1"],"argv":"ls"})", EXED_ERR_BAD_INPUT, "argv must be an array"},

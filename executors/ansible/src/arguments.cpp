@@ -185,8 +185,11 @@ ExecuteArgs execute_args(const Object::Ptr& args) {
     ExecuteArgs e;
     bool has_cmd = args->has("cmd") && !args->isNull("cmd");
     e.has_argv = args->has("argv") && !args->isNull("argv");
-    if (has_cmd == e.has_argv) throw exed::BadInput("exactly one of cmd or argv is required");
-    if (has_cmd) {
+    // exed splits cmd itself (docs/api.md, "One argv rule") and sends both:
+    // argv runs, cmd is the text the user gave. cmd alone: a job queued by an
+    // older exed, split by the module's shlex as before.
+    if (!has_cmd && !e.has_argv) throw exed::BadInput("cmd or argv is required");
+    if (!e.has_argv) {
         e.cmd = string_field(args, "cmd", false);
         if (Poco::trim(e.cmd).empty()) throw exed::BadInput("cmd must not be empty");
         if (e.cmd.find('\0') != std::string::npos) throw exed::BadInput("cmd contains a NUL byte");
