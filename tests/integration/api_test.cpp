@@ -26,7 +26,7 @@ TEST_CASE("sync operations return every matched host, async ones a jid") {
     for (auto h : {"node1", "node2", "node3"}) CHECK(o->getObject(h)->getValue<int>("status") == 0);
     CHECK(!r.header("X-Exed-Jid").empty());
 
-    r = api.get("/execute?target=node1&cmd=" + q("echo \"quoted\" ünïcode"));
+    r = api.get("/execute?target=node1&cmd=" + q("echo '\"quoted\"' ünïcode"));
     REQUIRE(r.status == 200);
     CHECK(r.object()->getObject("node1")->getValue<std::string>("stdout") == "\"quoted\" ünïcode\n");
     CHECK(r.object()->getObject("node1")->getValue<int>("rtc") == 0);

@@ -180,8 +180,9 @@ TEST_CASE("a command printing bytes that are not UTF-8: its output arrives as U+
     for (std::string isolation : {"process", "in_process"}) {
         CAPTURE(isolation);
         Faces api("[plugins]\nisolation = " + isolation + "\n");
-        // printf's octal escapes: byte 0xff, then a cut two-byte sequence.
-        auto r = api.get("/execute?target=node1&cmd=" + q("printf \\377\\303(ok"));
+        // printf's octal escapes: byte 0xff, then a cut two-byte sequence
+        // (quoted: exed splits cmd with shlex's rules, docs/api.md).
+        auto r = api.get("/execute?target=node1&cmd=" + q("printf '\\377\\303(ok'"));
         REQUIRE_MESSAGE(r.status == 200, r.body);
         CHECK(r.object()->getObject("node1")->getValue<std::string>("stdout") == "\xEF\xBF\xBD\xEF\xBF\xBD(ok");
         std::string jid = r.header("X-Exed-Jid");

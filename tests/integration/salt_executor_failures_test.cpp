@@ -232,7 +232,7 @@ TEST_CASE("check refuses bad arguments without touching salt-api (salt-api simul
         {"service", R"({"targets":["w"],"name":"nginx","state":0,"graceful":"maybe"})"},
         {"execute", R"({"targets":["w"]})"},
         {"execute", R"({"targets":["w"],"cmd":""})"},
-        {"execute", R"({"targets":["w"],"cmd":"ls","argv":["ls"]})"},
+        {"execute", R"({"targets":["w"],"cmd":"ls","argv":[]})"},  // exed sends both: argv is checked
         {"execute", R"({"targets":["w"],"argv":[]})"},
         {"execute", R"({"targets":["w"],"argv":["ls",2]})"},
         {"deploy", R"({"targets":["w"]})"},
