@@ -25,6 +25,9 @@ GatedSocketImpl::Pulled GatedSocketImpl::pull(size_t cap) {
     if (pos_ > 0 && pos_ * 2 >= in_.size()) {  // consumed bytes go before the buffer grows
         in_.erase(0, pos_);
         pos_ = 0;
+        // One big frame must not keep its memory on an idle connection
+        // (thousands of them).
+        if (in_.empty() && in_.capacity() > (1 << 20)) in_.shrink_to_fit();
     }
     Pulled got = Pulled::none;
     char chunk[65536];

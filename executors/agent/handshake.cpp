@@ -13,6 +13,7 @@
 #include <Poco/RegularExpression.h>
 #include <Poco/URI.h>
 
+#include <cerrno>
 #include <sstream>
 
 #include <fcntl.h>
@@ -94,6 +95,10 @@ void Handshaker::loop() {
     }
 }
 
+// Out of descriptors (EMFILE) or another accept failure: the listener
+// stays readable, so the loop would spin. The handshakes under way go on.
+void Handshaker::pause_accepting() { std::this_thread::sleep_for(std::chrono::milliseconds(5)); }
+
 void Handshaker::accept_some() {
     // A bounded batch per wake-up: a flood of connects cannot starve the
     // handshakes already under way.
@@ -105,8 +110,11 @@ void Handshaker::accept_some() {
             // completeHandshake/read).
             try {
                 client = listener_.acceptConnection();
-            } catch (const Poco::Exception&) {
-                return;  // nothing to accept (non-blocking), or the client left
+            } catch (const Poco::Exception& e) {
+                // Nothing (more) to accept, or the client left; out of
+                // descriptors the listener stays readable: pause, not spin.
+                if (e.code() != EAGAIN && e.code() != EWOULDBLOCK) pause_accepting();
+                return;
             }
             ::fcntl(client.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
             // Non-blocking, timeouts 0: Poco's TLS layer then reports "would
@@ -116,7 +124,10 @@ void Handshaker::accept_some() {
             client.setSendTimeout(Poco::Timespan(0));
         } else {
             int fd = ::accept4(listener_.impl()->sockfd(), nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) return;
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK) pause_accepting();
+                return;
+            }
             client = Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd));
             // Blocking for writes (bounded by the send timeout); reads are
             // MSG_DONTWAIT (GatedSocketImpl::pull).

@@ -56,6 +56,7 @@ private:
     };
     void loop();
     void accept_some();
+    void pause_accepting();
     void advance(int fd);
     bool upgrade(Pending& p);  // true: upgraded and adopted
     void forget(int fd, bool close = true);
