@@ -158,7 +158,6 @@ void Handshaker::accept_some() {
         p.gate = gate;
         polled_.add(client, Poco::Net::PollSet::POLL_READ);
         pending_[fd] = std::move(p);
-        pending_count_ = pending_.size();
     }
 }
 
@@ -266,7 +265,6 @@ void Handshaker::forget(int fd, bool close) {
     } catch (const Poco::Exception&) {
     }
     pending_.erase(it);
-    pending_count_ = pending_.size();
 }
 
 void Handshaker::expire() {

@@ -43,7 +43,6 @@ public:
     Handshaker(const AgentSettings& settings, const exed::Host& host, Poco::Net::ServerSocket listener,
                std::function<void(Upgraded)> adopt);
     ~Handshaker();
-    size_t pending() const { return pending_count_; }
 
 private:
     struct Pending {
@@ -67,7 +66,6 @@ private:
     Poco::Net::ServerSocket listener_;
     std::function<void(Upgraded)> adopt_;
     std::map<int, Pending> pending_;  // by descriptor; handshake thread only
-    std::atomic<size_t> pending_count_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
     Poco::Net::PollSet polled_;       // handshake thread only
