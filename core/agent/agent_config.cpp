@@ -57,6 +57,12 @@ AgentConfig load_agent_config(const std::string& path) {
         c.heartbeat_s = ini->getDouble("agent.heartbeat", 5);
         c.kill_grace_s = ini->getDouble("agent.kill_grace", 2);
         c.buffer_bytes = size_t(ini->getInt("agent.buffer_bytes", 1 << 20));
+        int max_frame = ini->getInt("agent.max_frame", 16 << 20);
+        // Poco's WebSocket takes an int payload limit.
+        if (max_frame < 1024 || max_frame > (1 << 30))
+            throw std::runtime_error("[agent] max_frame must be 1024..1073741824 bytes");
+        c.max_frame = size_t(max_frame);
+        c.frame_timeout_s = ini->getDouble("agent.frame_timeout", 10);
         Poco::Util::AbstractConfiguration::Keys keys;
         ini->keys("agent.commands", keys);
         for (auto& k : keys) c.commands[k] = ini->getString("agent.commands." + k);
@@ -68,6 +74,7 @@ AgentConfig load_agent_config(const std::string& path) {
     if (!c.tls && !(c.ca_file.empty() && c.cert_file.empty()))
         throw std::runtime_error("[agent] ca_file/cert_file need server = https://...");
     if (c.heartbeat_s <= 0) throw std::runtime_error("[agent] heartbeat must be > 0");
+    if (c.frame_timeout_s <= 0) throw std::runtime_error("[agent] frame_timeout must be > 0");
     return c;
 }
 

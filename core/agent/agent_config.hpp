@@ -24,6 +24,8 @@ struct AgentConfig {
     double heartbeat_s = 5;    // heartbeat interval
     double kill_grace_s = 2;   // TERM -> KILL on cancel/timeout
     size_t buffer_bytes = 1 << 20;  // output kept per node while disconnected
+    size_t max_frame = 16 << 20;    // a frame from exed announcing more drops the connection
+    double frame_timeout_s = 10;    // a frame from exed begun must be whole within this
 
     // The node names this process serves (one, or <name>-1 ... <name>-N).
     std::vector<std::string> node_names() const;

@@ -122,7 +122,11 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
     while (!stop) {
         auto now = Clock::now();
         for (auto& l : links_) {
-            if (l->socket() && l->broken()) {  // a send failed on some run thread
+            if (l->socket() && l->stalled())
+                log_line(l->node() + ": a frame from exed stayed incomplete for longer than frame_timeout; "
+                                     "reconnecting");
+            // A send failed on some run thread, or a frame stalled.
+            if (l->socket() && (l->broken() || l->stalled())) {
                 by_socket.erase(l->socket()->impl());
                 polled.remove(*l->socket());
                 l->disconnect();
@@ -155,23 +159,17 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
             if (it == by_socket.end()) continue;
             NodeLink& link = *it->second;
             bool closed = false;
+            std::string why;
             try {
-                // Over TLS, frames OpenSSL already decrypted into its buffer
-                // no longer make the socket readable: read them all now.
-                do {
-                    Poco::Buffer<char> frame(0);
-                    int flags = 0;
-                    int n = link.receive_frame(frame, flags);
-                    int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
-                    if ((n == 0 && flags == 0) || opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) closed = true;
-                    else if (opcode == Poco::Net::WebSocket::FRAME_OP_TEXT)
-                        handle(link, std::string(frame.begin(), frame.size()));
-                } while (!closed && link.more_buffered());
+                // Whole frames only: a frame exed sends by halves waits in
+                // the link's gate and holds no node (NodeLink::receive).
+                closed = !link.receive([&](const std::string& text) { handle(link, text); }, why);
             } catch (const Poco::Exception& e) {
                 closed = true;
+                why = e.displayText();
             }
             if (closed) {
-                log_line(link.node() + ": connection to exed lost; reconnecting");
+                log_line(link.node() + ": connection to exed lost (" + why + "); reconnecting");
                 by_socket.erase(link.socket()->impl());
                 polled.remove(*link.socket());
                 link.disconnect();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "agent/agent_config.hpp"
+#include "agent/gated_socket.hpp"
 
 #include <Poco/Buffer.h>
 #include <Poco/Net/Context.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,10 +36,14 @@ public:
     bool connected() const;
     bool broken() const;  // a send failed: the loop thread should disconnect
     Poco::Net::WebSocket* socket() { return ws_.get(); }
-    // Loop thread only. Over TLS the read holds the send lock: one OpenSSL
-    // connection must not read and write on two threads at once.
-    int receive_frame(Poco::Buffer<char>& frame, int& flags);
-    bool more_buffered() const;  // TLS: frames already decrypted, the fd will not say so
+    // Loop thread only, when the socket is readable: takes what exed sent
+    // without waiting and hands every whole text frame to `on_text`. False
+    // (and why) when the connection must go: closed, a frame over
+    // max_frame, a bad frame.
+    bool receive(const std::function<void(const std::string&)>& on_text, std::string& why);
+    // Loop thread only: a frame begun more than frame_timeout ago is still
+    // not whole (exed, or something on the way, sends by halves).
+    bool stalled() const;
 
     void send_run_message(const std::string& run_id, const std::string& json, bool droppable);
     void send_now(const std::string& json);
@@ -61,6 +67,10 @@ private:
     Poco::Net::Context::Ptr tls_;
     mutable std::mutex mutex_;
     std::unique_ptr<Poco::Net::WebSocket> ws_;
+    Poco::Net::StreamSocket gated_;    // holds gate_, under ws_
+    GatedSocketImpl* gate_ = nullptr;  // received, not yet parsed (loop thread only)
+    bool partial_ = false;             // gate_ holds part of a frame since partial_since_
+    Clock::time_point partial_since_;
     bool broken_ = false;
     std::deque<Pending> buffer_;
     size_t buffered_bytes_ = 0;

@@ -4,17 +4,9 @@
 
 #include <Poco/Buffer.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/PollSet.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/RegularExpression.h>
-#include <Poco/URI.h>
 
 #include <algorithm>
 #include <set>
@@ -34,61 +26,8 @@ int64_t unix_now() {
 // the oldest are forgotten past this).
 constexpr size_t kMaxGoneNodes = 100000;
 
-bool same_token(const std::string& a, const std::string& b) {
-    // Length-independent compare time for equal lengths: no early exit.
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-class Handshake : public Poco::Net::HTTPRequestHandler {
-public:
-    explicit Handshake(AgentHub& hub) : hub_(hub) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
-        Poco::URI uri(req.getURI());
-        std::string node;
-        for (auto& [k, v] : uri.getQueryParameters())
-            if (k == "node") node = v;
-        static const Poco::RegularExpression node_name(R"(^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$)");
-        auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& why) {
-            hub_.host().log(EXED_LOG_WARNING, "refused agent '" + node + "' from " +
-                                                  req.clientAddress().toString() + ": " + why);
-            resp.setStatusAndReason(status);
-            resp.setContentType("application/json");
-            resp.send() << R"({"message":")" << why << "\"}";
-        };
-        if (uri.getPath() != "/agent/connect") return refuse(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "no such path");
-        std::string auth = req.get("Authorization", "");
-        const std::string bearer = "Bearer ";
-        if (auth.rfind(bearer, 0) != 0 || !same_token(auth.substr(bearer.size()), hub_.settings().token))
-            return refuse(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "bad or missing agent token");
-        if (!node_name.match(node)) return refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad node name");
-        try {
-            Poco::Net::WebSocket ws(req, resp);  // answers 101; the socket outlives this handler
-            ws.setReceiveTimeout(Poco::Timespan(5, 0));
-            ws.setSendTimeout(Poco::Timespan(5, 0));
-            ws.setNoDelay(true);
-            hub_.adopt(node, ws);
-        } catch (const Poco::Net::WebSocketException& e) {
-            refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "not a WebSocket upgrade");
-        }
-    }
-
-private:
-    AgentHub& hub_;
-};
-
-class HandshakeFactory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit HandshakeFactory(AgentHub& hub) : hub_(hub) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-        return new Handshake(hub_);
-    }
-
-private:
-    AgentHub& hub_;
-};
+// A WebSocket frame header is at most 14 bytes (RFC 6455 5.2).
+constexpr size_t kMaxFrameHeader = 14;
 
 }  // namespace
 
@@ -100,18 +39,13 @@ AgentHub::AgentHub(const AgentSettings& settings, const exed::Host& host) : sett
         throw Error("[agent] cannot listen on " + settings.listen + ":" + std::to_string(settings.listen_port) +
                     ": " + e.displayText());
     }
-    auto params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(4);     // handshakes only: the reactor owns the sockets afterwards
-    params->setMaxQueued(65536);  // a restarted exed sees every agent dial back at once
-    params->setKeepAlive(false);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new HandshakeFactory(*this), listener, params);
-    server_->start();
     reactor_thread_ = std::thread([this] { reactor(); });
+    handshaker_ = std::make_unique<Handshaker>(settings_, host_, listener, [this](Upgraded u) { adopt(std::move(u)); });
     host_.log(EXED_LOG_INFO, "agent listener on " + settings.listen + ":" + std::to_string(settings.listen_port));
 }
 
 AgentHub::~AgentHub() {
-    server_->stopAll(true);
+    handshaker_.reset();
     stop_ = true;
     if (reactor_thread_.joinable()) reactor_thread_.join();
 }
@@ -175,8 +109,8 @@ void AgentHub::unsubscribe(const std::string& run_id) {
     listeners_.erase(run_id);
 }
 
-void AgentHub::adopt(const std::string& node, const Poco::Net::WebSocket& ws) {
-    auto c = std::make_shared<Connection>(node, ws);
+void AgentHub::adopt(Upgraded upgraded) {
+    auto c = std::make_shared<Connection>(std::move(upgraded));
     c->last_seen = Clock::now();
     c->last_seen_unix = unix_now();
     std::lock_guard<std::mutex> lock(table_mutex_);
@@ -207,6 +141,54 @@ void AgentHub::drop(const std::shared_ptr<Connection>& c, const std::string& why
     std::set<RunListener*> told;
     for (auto& [_, l] : listeners_)
         if (told.insert(l).second) l->on_node_lost(c->node);
+}
+
+// Moves what the agent sent into its gate, then lets Poco parse every
+// frame that is whole there: Poco never waits for a byte. A frame still
+// partial stays in the gate (its start time is kept: frame_timeout).
+void AgentHub::readable(const std::shared_ptr<Connection>& c, bool& closed, std::string& why) {
+    const bool tls = !settings_.tls_cert.empty();
+    // Room for one whole frame of max_frame bytes, so a full gate always
+    // holds one to parse.
+    const size_t cap = settings_.max_frame + kMaxFrameHeader + 65536;
+    for (int round = 0; round < 4 && !closed; ++round) {
+        GatedSocketImpl::Pulled pulled;
+        {
+            // Over TLS: one OpenSSL connection must not read and write on
+            // two threads at once (senders hold send_mutex).
+            std::unique_lock<std::mutex> lock(c->send_mutex, std::defer_lock);
+            if (tls) lock.lock();
+            pulled = c->gate->pull(cap);
+        }
+        const bool full = c->gate->unread().size() >= cap;
+        size_t frames = 0;
+        while (!closed) {
+            uint64_t payload = 0;
+            auto unread = c->gate->unread();
+            uint64_t whole = whole_frame_bytes(unread, payload);
+            if (whole != 0 && payload > settings_.max_frame) {
+                closed = true;
+                why = "a frame announced " + std::to_string(payload) + " bytes, more than max_frame (" +
+                      std::to_string(settings_.max_frame) + ")";
+                return;
+            }
+            if (whole == 0 || unread.size() < whole) break;
+            read_one(c, closed);
+            ++frames;
+        }
+        if (frames > 0 || c->gate->unread().empty()) c->partial = false;
+        if (!c->partial && !c->gate->unread().empty()) {
+            c->partial = true;
+            c->partial_since = Clock::now();
+        }
+        if (pulled == GatedSocketImpl::Pulled::eof && !closed) {
+            closed = true;
+            why = "connection closed";
+        }
+        // Stopped at its cap: OpenSSL (or the kernel) may hold more, and
+        // the descriptor may not say so again.
+        if (!full) break;
+    }
 }
 
 void AgentHub::read_one(const std::shared_ptr<Connection>& c, bool& closed) {
@@ -262,42 +244,48 @@ void AgentHub::reactor() {
             std::lock_guard<std::mutex> lock(table_mutex_);
             fresh.swap(adopted_);
         }
+        auto serve = [&](const std::shared_ptr<Connection>& c) {
+            bool closed = false;
+            std::string why;
+            try {
+                readable(c, closed, why);
+            } catch (const Poco::Exception& e) {
+                closed = true;
+                why = "bad frame: " + e.displayText();
+            }
+            if (closed) {
+                polled.remove(c->ws);
+                drop(c, why);
+            }
+        };
         for (auto& c : fresh) {
             polled.add(c->ws, Poco::Net::PollSet::POLL_READ | Poco::Net::PollSet::POLL_ERROR);
             by_socket_[c->ws.impl()] = c;
+            // Bytes that came with the upgrade request (or wait inside
+            // OpenSSL) would not make the descriptor readable again.
+            serve(c);
         }
         auto ready = polled.poll(Poco::Timespan(0, 20000));
         for (auto& [socket, mode] : ready) {
             auto it = by_socket_.find(socket.impl());
             if (it == by_socket_.end()) continue;
             auto c = it->second;
-            bool closed = false;
-            try {
-                // Over TLS: one OpenSSL connection must not read and write on
-                // two threads at once (senders hold send_mutex), and frames
-                // it already decrypted leave the fd quiet, so drain them.
-                const bool tls = !settings_.tls_cert.empty();
-                std::unique_lock<std::mutex> lock(c->send_mutex, std::defer_lock);
-                if (tls) lock.lock();
-                do read_one(c, closed);
-                while (!closed && tls && c->ws.available() > 0);
-            } catch (const Poco::Exception& e) {
-                closed = true;
-            }
-            if (closed) {
-                polled.remove(c->ws);
-                drop(c, "connection closed");
-            }
+            serve(c);
         }
         if (Clock::now() >= next_sweep) {  // heartbeats missed: the agent is gone
             next_sweep = Clock::now() + std::chrono::milliseconds(250);
             auto limit = std::chrono::duration<double>(settings_.heartbeat_timeout_s);
-            std::vector<std::shared_ptr<Connection>> silent;
-            for (auto& [_, c] : by_socket_)
-                if (Clock::now() - c->last_seen > limit) silent.push_back(c);
-            for (auto& c : silent) {
+            auto frame_limit = std::chrono::duration<double>(settings_.frame_timeout_s);
+            std::vector<std::pair<std::shared_ptr<Connection>, const char*>> late;
+            for (auto& [_, c] : by_socket_) {
+                if (c->partial && Clock::now() - c->partial_since > frame_limit)
+                    late.emplace_back(c, "a frame stayed incomplete for longer than frame_timeout");
+                else if (Clock::now() - c->last_seen > limit)
+                    late.emplace_back(c, "no heartbeat");
+            }
+            for (auto& [c, why] : late) {
                 polled.remove(c->ws);
-                drop(c, "no heartbeat");
+                drop(c, why);
             }
         }
     }

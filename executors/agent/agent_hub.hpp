@@ -1,11 +1,15 @@
 // The agent listener and connection table. Agents dial in with an HTTP
 // upgrade to a WebSocket (GET /agent/connect?node=NAME, Authorization:
-// Bearer <token>); a small HTTP thread pool does only the handshakes, then
-// hands the socket to ONE reactor thread that polls every agent socket in
-// a PollSet (epoll): thousands of agents hold no thread each.
+// Bearer <token>); one handshake thread (handshake.hpp) does only the
+// handshakes, without waiting on any client, then hands the socket to ONE
+// reactor thread that polls every agent socket in a PollSet (epoll):
+// thousands of agents hold no thread each. The reactor reads a frame only
+// once all its bytes are here (gated_socket.hpp), so no connection can
+// hold it.
 #pragma once
 
 #include "agent_settings.hpp"
+#include "handshake.hpp"
 
 #include <exed/sdk.hpp>
 
@@ -20,10 +24,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-namespace Poco::Net {
-class HTTPServer;
-}
 
 namespace exed::agent_executor {
 
@@ -59,8 +59,8 @@ public:
     void subscribe(const std::string& run_id, RunListener* listener);
     void unsubscribe(const std::string& run_id);
 
-    // From the handshake threads: a verified agent's socket joins the table.
-    void adopt(const std::string& node, const Poco::Net::WebSocket& ws);
+    // From the handshake thread: a verified agent's socket joins the table.
+    void adopt(Upgraded upgraded);
     const AgentSettings& settings() const { return settings_; }
     const exed::Host& host() const { return host_; }
 
@@ -72,16 +72,23 @@ private:
         std::chrono::steady_clock::time_point last_seen;
         std::atomic<int64_t> last_seen_unix{0};  // the same, for other threads (seen_nodes)
         bool greeted = false;  // listed only once its hello arrived (reactor thread only)
-        Connection(std::string n, const Poco::Net::WebSocket& s) : node(std::move(n)), ws(s) {}
+        Poco::Net::StreamSocket gated;    // holds gate, under ws
+        GatedSocketImpl* gate = nullptr;  // bytes received, not yet parsed (reactor thread only)
+        std::string challenge;            // sent in the 101 (X-Exed-Challenge)
+        bool partial = false;             // gate holds part of a frame since partial_since
+        std::chrono::steady_clock::time_point partial_since;
+        explicit Connection(Upgraded u)
+            : node(std::move(u.node)), ws(u.ws), gated(u.gated), gate(u.gate), challenge(std::move(u.challenge)) {}
     };
     void reactor();
+    void readable(const std::shared_ptr<Connection>& c, bool& closed, std::string& why);
     void read_one(const std::shared_ptr<Connection>& c, bool& closed);
     void drop(const std::shared_ptr<Connection>& c, const std::string& why);
     void list(const std::shared_ptr<Connection>& c);
 
     AgentSettings settings_;
     exed::Host host_;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<Handshaker> handshaker_;
     std::atomic<bool> stop_{false};
     std::thread reactor_thread_;
 

@@ -42,6 +42,12 @@ AgentSettings parse_settings(const std::string& config_json) {
     s.signing_key = opt(cfg, "signing_key", s.signing_key);
     s.heartbeat_timeout_s = number(cfg, "heartbeat_timeout", s.heartbeat_timeout_s, 0.5);
     s.kill_grace_s = int(number(cfg, "kill_grace", s.kill_grace_s, 1));
+    // Poco's WebSocket takes an int payload limit.
+    double max_frame = number(cfg, "max_frame", double(s.max_frame), 1024);
+    if (max_frame > double(1 << 30)) throw Error("[agent] max_frame must be <= 1073741824 (1 GiB)");
+    s.max_frame = size_t(max_frame);
+    s.handshake_timeout_s = number(cfg, "handshake_timeout", s.handshake_timeout_s, 0.1);
+    s.frame_timeout_s = number(cfg, "frame_timeout", s.frame_timeout_s, 0.1);
     s.tls_cert = opt(cfg, "tls_cert", "");
     s.tls_key = opt(cfg, "tls_key", s.tls_cert);
     s.tls_ca = opt(cfg, "tls_ca", "");

@@ -1,6 +1,7 @@
 // The exed side's [agent] section (docs/agent.md).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace exed::agent_executor {
@@ -18,6 +19,10 @@ struct AgentSettings {
     std::string tls_ca;    // set: agents must present a client certificate signed by it
     double heartbeat_timeout_s = 15;  // a silent agent is dropped after this
     int kill_grace_s = 5;             // after a cancel, how long to wait for the agents' end
+    // Bounds on what one connection may cost (docs/agent.md, Limits).
+    size_t max_frame = 16 << 20;        // a frame announcing more drops its connection
+    double handshake_timeout_s = 5;     // TCP accept -> 101 (TLS handshake included)
+    double frame_timeout_s = 10;        // a frame begun must be whole within this
 };
 
 // Throws exed::Error (the plugin is refused) on a bad section.

@@ -6,6 +6,8 @@ add_executable(exed_agent_tests
   integration/agent_refusals_test.cpp
   integration/agent_scale_test.cpp
   integration/agent_tls_test.cpp
+  integration/agent_limits_test.cpp
+  integration/agent_frames_test.cpp
   integration/agent_shovey_test.cpp
   integration/agent_commands_test.cpp
 )

@@ -7,7 +7,10 @@
 
 #include <doctest/doctest.h>
 
+#include <Poco/Net/StreamSocket.h>
+
 #include <cstdlib>
+#include <vector>
 
 using namespace exed::test;
 
@@ -107,4 +110,27 @@ TEST_CASE("agent TLS: with tls_ca only agents with a client certificate from tha
     CHECK(r.object()->getObject("web1")->getValue<int>("status") == 0);
     REQUIRE_MESSAGE(wait_until([&] { return refused(without); }, 20), without.log());
     CHECK(listed(port, "*") == R"(["web1"])");
+}
+
+TEST_CASE("agent TLS: 50 idle TCP connections to the TLS listener do not lock agents out") {
+    AgentPki pki;
+    AgentSite site;
+    SharedRedis redis;
+    ExedProcess exed(site.exed_config(redis, pki.listener(false)));
+    exed.start();
+    int port = exed.port();
+    // Connected, no ClientHello: before, each held one of the 4 handshake
+    // threads for Poco's 60 s.
+    std::vector<Poco::Net::StreamSocket> idle;
+    for (int i = 0; i < 50; ++i) {
+        idle.emplace_back();
+        idle.back().connect(Poco::Net::SocketAddress("127.0.0.1", Poco::UInt16(site.agent_port)), Poco::Timespan(5, 0));
+    }
+    AgentProcess web1(wss(site), "web1", site.key + ".pub", site.token_file, "ca_file = " + pki.f("ca.crt"));
+    web1.start();
+    CHECK_MESSAGE(wait_until([&] { return listed(port, "web1") == R"(["web1"])"; }, 2), web1.log());
+    REQUIRE_MESSAGE(wait_until([&] { return listed(port, "web1") == R"(["web1"])"; }, 20), web1.log());
+    auto r = http("GET", port, "/ping?target=web1");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(r.object()->getObject("web1")->getValue<int>("status") == 0);
 }
