@@ -24,6 +24,9 @@ struct AgentConfig {
     double heartbeat_s = 5;    // heartbeat interval
     double kill_grace_s = 2;   // TERM -> KILL on cancel/timeout
     size_t buffer_bytes = 1 << 20;  // output kept per node while disconnected
+    // The node's own state (keys/<node>.pem, ...), made 0700; a relative
+    // path is relative to the config file's directory.
+    std::string state_dir = "/var/lib/exed-agent";
 
     // The node names this process serves (one, or <name>-1 ... <name>-N).
     std::vector<std::string> node_names() const;

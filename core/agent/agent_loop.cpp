@@ -171,10 +171,21 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
                 closed = true;
             }
             if (closed) {
-                log_line(link.node() + ": connection to exed lost; reconnecting");
+                if (!link.refused) log_line(link.node() + ": connection to exed lost; reconnecting");
                 by_socket.erase(link.socket()->impl());
                 polled.remove(*link.socket());
                 link.disconnect();
+                if (link.refused) {
+                    // Pending (or refused): ask again 1 s, 2 s ... then every
+                    // 10 s (salt-minion's acceptance wait), jittered.
+                    link.refused = false;
+                    link.refused_backoff_s = std::min(10.0, link.refused_backoff_s <= 0 ? 1.0 : link.refused_backoff_s * 2);
+                    link.next_attempt = Clock::now() + std::chrono::milliseconds(long(
+                                                           link.refused_backoff_s * (0.5 + jitter.nextDouble()) * 1000));
+                    continue;
+                }
+                link.last_refusal.clear();
+                link.refused_backoff_s = 0;
                 link.backoff_s = 0;
                 link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + jitter.next(800));
             }
@@ -201,6 +212,11 @@ void AgentLoop::handle(NodeLink& link, const std::string& text) {
         link.send_now(json_of(run_message("pong", msg->optValue<std::string>("run_id", ""))));
     } else if (type == "command") {
         handle_command(link, msg);
+    } else if (type == "refused") {  // exed closes next; see the close below
+        link.refused = true;
+        std::string why = msg->optValue<std::string>("reason", "");
+        if (why != link.last_refusal) log_line(link.node() + ": exed refused this node: " + why);
+        link.last_refusal = why;
     }
 }
 

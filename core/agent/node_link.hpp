@@ -5,6 +5,7 @@
 #pragma once
 
 #include "agent/agent_config.hpp"
+#include "agent/node_key.hpp"
 
 #include <Poco/Buffer.h>
 #include <Poco/Net/Context.h>
@@ -24,8 +25,9 @@ public:
     using Clock = std::chrono::steady_clock;
 
     // `tls`: the process's client context for https:// (nullptr: plain http://).
+    // Loads (or makes, on first start) the node's key pair in state_dir.
     NodeLink(const AgentConfig& config, std::string node, Poco::Net::Context::Ptr tls = nullptr)
-        : config_(config), node_(std::move(node)), tls_(std::move(tls)) {}
+        : config_(config), node_(std::move(node)), tls_(std::move(tls)), key_(config.state_dir, node_) {}
 
     const std::string& node() const { return node_; }
     // Loop thread only: dial, upgrade, flush the buffer. False (and why) on failure.
@@ -45,6 +47,11 @@ public:
     // Reconnect schedule (loop thread only): jittered exponential backoff.
     Clock::time_point next_attempt{};
     double backoff_s = 0;
+    // exed refused this connection (pending, rejected, another key...):
+    // the loop waits with a growing backoff before dialling again.
+    bool refused = false;
+    double refused_backoff_s = 0;  // kept across refused connections
+    std::string last_refusal;  // logged once per change
 
 private:
     struct Pending {
@@ -59,6 +66,7 @@ private:
     const AgentConfig& config_;
     std::string node_;
     Poco::Net::Context::Ptr tls_;
+    NodeKey key_;
     mutable std::mutex mutex_;
     std::unique_ptr<Poco::Net::WebSocket> ws_;
     bool broken_ = false;

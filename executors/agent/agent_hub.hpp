@@ -59,8 +59,10 @@ public:
     void subscribe(const std::string& run_id, RunListener* listener);
     void unsubscribe(const std::string& run_id);
 
-    // From the handshake threads: a verified agent's socket joins the table.
-    void adopt(const std::string& node, const Poco::Net::WebSocket& ws);
+    // From the handshake threads: an agent with the right token joins the
+    // table; it is listed once its hello proved its key (node_identity.hpp).
+    // `challenge`: the X-Exed-Challenge sent in the 101 answer.
+    void adopt(const std::string& node, const Poco::Net::WebSocket& ws, const std::string& challenge = "");
     const AgentSettings& settings() const { return settings_; }
     const exed::Host& host() const { return host_; }
 
@@ -72,18 +74,27 @@ private:
         std::chrono::steady_clock::time_point last_seen;
         std::atomic<int64_t> last_seen_unix{0};  // the same, for other threads (seen_nodes)
         bool greeted = false;  // listed only once its hello arrived (reactor thread only)
+        std::string challenge;  // sent with the 101: the hello must sign it
+        std::string fingerprint;  // of the key its hello proved (set before it is listed)
         Connection(std::string n, const Poco::Net::WebSocket& s) : node(std::move(n)), ws(s) {}
     };
     void reactor();
     void read_one(const std::shared_ptr<Connection>& c, bool& closed);
     void drop(const std::shared_ptr<Connection>& c, const std::string& why);
     void list(const std::shared_ptr<Connection>& c);
+    // The first frame: listed when it proves an accepted key for the name,
+    // else told why (a "refused" frame) and closed (closed = true).
+    void greet(const std::shared_ptr<Connection>& c, const std::string& frame, bool& closed);
+    // Every kKeyRecheck: a listed node whose key is no longer accepted
+    // (rejected or deleted by an operator) is disconnected.
+    void watch_keys();
 
     AgentSettings settings_;
     exed::Host host_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     std::atomic<bool> stop_{false};
     std::thread reactor_thread_;
+    std::thread key_watch_thread_;
 
     mutable std::mutex table_mutex_;
     std::map<std::string, std::shared_ptr<Connection>> by_node_;
