@@ -410,7 +410,9 @@ TEST_CASE("agent identity: enrolment: pending until accepted (CLI and API), reje
 TEST_CASE("agent identity: auto_accept accepts the first key seen for a name and pins it") {
     AgentSite site;
     SharedRedis redis;
-    ExedProcess exed(site.exed_config(redis));
+    // The plugins in exed's own process: exed serves the SDK's node_registry
+    // itself (the other cases go through the plugin host's registry).
+    ExedProcess exed(site.exed_config(redis, "[plugins]\nisolation = in_process\n"));
     exed.start();
     int port = exed.port();
     TempDir a, b;
