@@ -18,6 +18,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace exed::agent {
 
 namespace {
@@ -57,6 +60,18 @@ void log_line(const std::string& line) { std::cerr << "exed agent: " << line << 
 AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(config) {
     auto tls = client_tls_context(config);  // one context for every link
     for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n, tls));
+    // New node keys reach the disk before they are used: one syncfs of the
+    // state_dir's file system for `instances = N` new keys (an fsync each
+    // cost ~5 ms per key here).
+    for (auto& l : links_)
+        if (l->key_created()) {
+            int fd = ::open(config.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0) {
+                ::syncfs(fd);
+                ::close(fd);
+            }
+            break;
+        }
 }
 
 size_t AgentLoop::running() const {

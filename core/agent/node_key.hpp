@@ -6,10 +6,10 @@
 // `instances = N` gives each emulated node its own key.
 #pragma once
 
-#include <Poco/Crypto/ECKey.h>
-
 #include <memory>
 #include <string>
+
+struct ec_key_st;  // OpenSSL's EC_KEY
 
 namespace exed::agent {
 
@@ -20,6 +20,7 @@ public:
     NodeKey(const std::string& state_dir, const std::string& node);
 
     const std::string& public_pem() const { return public_pem_; }
+    bool created() const { return created_; }  // made by this process (not yet synced to disk)
     // base64 ECDSA/SHA-256 signature over hello_text(node, challenge).
     std::string sign_hello(const std::string& challenge) const;
 
@@ -30,8 +31,9 @@ public:
 
 private:
     std::string node_;
-    std::unique_ptr<Poco::Crypto::ECKey> key_;
+    std::unique_ptr<ec_key_st, void (*)(ec_key_st*)> key_;
     std::string public_pem_;
+    bool created_ = false;
 };
 
 }  // namespace exed::agent

@@ -30,6 +30,7 @@ public:
         : config_(config), node_(std::move(node)), tls_(std::move(tls)), key_(config.state_dir, node_) {}
 
     const std::string& node() const { return node_; }
+    bool key_created() const { return key_.created(); }
     // Loop thread only: dial, upgrade, flush the buffer. False (and why) on failure.
     bool connect(std::string& why);
     void disconnect();

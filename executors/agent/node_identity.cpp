@@ -1,15 +1,26 @@
+// OpenSSL 3 deprecates the EC_KEY functions, but its provider decoder (what
+// Poco's ECKey(istream) uses, which also re-checks the key with a point
+// multiplication) costs ~0.5 ms per key against ~0.04 ms: the reactor checks
+// every agent's hello, 1,000 at once after a restart of exed.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "node_identity.hpp"
 
 #include <Poco/Base64Decoder.h>
 #include <Poco/Base64Encoder.h>
-#include <Poco/Crypto/ECDSADigestEngine.h>
-#include <Poco/Crypto/ECKey.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/RandomStream.h>
+#include <Poco/SHA2Engine.h>
 
+#include <memory>
 #include <sstream>
 #include <vector>
+
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
 
 namespace exed::agent_executor {
 
@@ -25,19 +36,29 @@ Greeting refused(const std::string& state, const std::string& reason, const std:
 
 bool signature_valid(const std::string& pem, const std::string& text, const std::string& signature_b64,
                      std::string& why) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), int(pem.size())), &BIO_free);
+    std::unique_ptr<EC_KEY, decltype(&EC_KEY_free)> ec(
+        bio ? PEM_read_bio_EC_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr, &EC_KEY_free);
+    if (!ec || EC_GROUP_get_curve_name(EC_KEY_get0_group(ec.get())) != NID_X9_62_prime256v1) {
+        why = "the hello's public key is no P-256 public key";
+        return false;
+    }
+    std::string raw;
     try {
-        std::istringstream pub(pem);
-        Poco::Crypto::ECKey key(&pub);
         std::istringstream b64(signature_b64);
         Poco::Base64Decoder decoder(b64);
-        std::string raw((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
-        Poco::Crypto::ECDSADigestEngine engine(key, "SHA256");
-        engine.update(text);
-        if (engine.verify(std::vector<unsigned char>(raw.begin(), raw.end()))) return true;
-        why = "the hello's signature does not match its key and challenge";
+        raw.assign(std::istreambuf_iterator<char>(decoder), std::istreambuf_iterator<char>());
     } catch (const Poco::Exception& e) {
-        why = "the hello's key or signature is malformed: " + e.displayText();
+        why = "the hello's signature is no base64";
+        return false;
     }
+    Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+    sha.update(text);
+    const auto& digest = sha.digest();
+    if (ECDSA_verify(0, digest.data(), int(digest.size()), reinterpret_cast<const unsigned char*>(raw.data()),
+                     int(raw.size()), ec.get()) == 1)
+        return true;
+    why = "the hello's signature does not match its key and challenge";
     return false;
 }
 
