@@ -132,6 +132,9 @@ void AgentHub::watch_keys() {
         if (Clock::now() < next) continue;
         next = Clock::now() + kKeyRecheck;
         std::map<std::string, std::string> accepted;
+        // A node listed after this instant was checked against a newer
+        // registry than the list below: it is not judged by it.
+        const auto asked_at = Clock::now();
         try {
             accepted = accepted_keys(host_);
         } catch (const std::exception& e) {
@@ -142,7 +145,8 @@ void AgentHub::watch_keys() {
             std::lock_guard<std::mutex> lock(table_mutex_);
             for (auto& [name, c] : by_node_) {
                 auto it = accepted.find(name);
-                if (it == accepted.end() || it->second != c->fingerprint) expel.push_back(c);
+                if (c->listed_at < asked_at && (it == accepted.end() || it->second != c->fingerprint))
+                    expel.push_back(c);
             }
         }
         for (auto& c : expel) {
@@ -294,6 +298,7 @@ void AgentHub::greet(const std::shared_ptr<Connection>& c, const std::string& fr
     Greeting g = check_hello(host_, c->node, c->challenge, hello, remote);
     if (g.ok) {
         c->fingerprint = g.fingerprint;
+        c->listed_at = Clock::now();
         c->last_seen = Clock::now();
         c->last_seen_unix = unix_now();
         return list(c);

@@ -76,6 +76,7 @@ private:
         bool greeted = false;  // listed only once its hello arrived (reactor thread only)
         std::string challenge;  // sent with the 101: the hello must sign it
         std::string fingerprint;  // of the key its hello proved (set before it is listed)
+        std::chrono::steady_clock::time_point listed_at{};  // when its key was last checked (before listing)
         Connection(std::string n, const Poco::Net::WebSocket& s) : node(std::move(n)), ws(s) {}
     };
     void reactor();
