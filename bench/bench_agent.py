@@ -33,14 +33,14 @@ class Site:
 
     def section(self):
         return (f"[agent]\nlisten = 127.0.0.1\nlisten_port = {self.port}\nsigning_key = {self.key}\n"
-                f"token_file = {self.token_file}\n")
+                f"token_file = {self.token_file}\nauto_accept = true\n")
 
     def agent(self, name, instances=1, extra=""):
         conf = os.path.join(self.dir, f"{name}.conf")
         with open(conf, "w") as f:
             f.write(f"[agent]\nserver = http://127.0.0.1:{self.port}\nname = {name}\n"
                     f"public_key = {self.key}.pub\ntoken_file = {self.token_file}\n"
-                    f"instances = {instances}\nallow_exec = true\n{extra}")
+                    f"instances = {instances}\nallow_exec = true\nstate_dir = state\n{extra}")
         log = open(os.path.join(self.dir, f"{name}.log"), "w")
         p = subprocess.Popen([self.ctx.exed_bin, "agent", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)

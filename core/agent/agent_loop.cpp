@@ -18,6 +18,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace exed::agent {
 
 namespace {
@@ -57,6 +60,18 @@ void log_line(const std::string& line) { std::cerr << "exed agent: " << line << 
 AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(config) {
     auto tls = client_tls_context(config);  // one context for every link
     for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n, tls));
+    // New node keys reach the disk before they are used: one syncfs of the
+    // state_dir's file system for `instances = N` new keys (an fsync each
+    // cost ~5 ms per key here).
+    for (auto& l : links_)
+        if (l->key_created()) {
+            int fd = ::open(config.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0) {
+                ::syncfs(fd);
+                ::close(fd);
+            }
+            break;
+        }
 }
 
 size_t AgentLoop::running() const {
@@ -169,10 +184,21 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
                 why = e.displayText();
             }
             if (closed) {
-                log_line(link.node() + ": connection to exed lost (" + why + "); reconnecting");
+                if (!link.refused) log_line(link.node() + ": connection to exed lost (" + why + "); reconnecting");
                 by_socket.erase(link.socket()->impl());
                 polled.remove(*link.socket());
                 link.disconnect();
+                if (link.refused) {
+                    // Pending (or refused): ask again 1 s, 2 s ... then every
+                    // 10 s (salt-minion's acceptance wait), jittered.
+                    link.refused = false;
+                    link.refused_backoff_s = std::min(10.0, link.refused_backoff_s <= 0 ? 1.0 : link.refused_backoff_s * 2);
+                    link.next_attempt = Clock::now() + std::chrono::milliseconds(long(
+                                                           link.refused_backoff_s * (0.5 + jitter.nextDouble()) * 1000));
+                    continue;
+                }
+                link.last_refusal.clear();
+                link.refused_backoff_s = 0;
                 link.backoff_s = 0;
                 link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + jitter.next(800));
             }
@@ -199,6 +225,11 @@ void AgentLoop::handle(NodeLink& link, const std::string& text) {
         link.send_now(json_of(run_message("pong", msg->optValue<std::string>("run_id", ""))));
     } else if (type == "command") {
         handle_command(link, msg);
+    } else if (type == "refused") {  // exed closes next; see the close below
+        link.refused = true;
+        std::string why = msg->optValue<std::string>("reason", "");
+        if (why != link.last_refusal) log_line(link.node() + ": exed refused this node: " + why);
+        link.last_refusal = why;
     }
 }
 

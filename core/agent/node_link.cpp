@@ -59,9 +59,16 @@ bool NodeLink::connect(std::string& why) {
         gate_ = gate;
         partial_ = false;
         broken_ = false;
-        // exed sends nothing before this: bytes it sent with the 101 could be
-        // swallowed by the HTTP session's read-ahead.
-        send_locked(R"({"type":"hello"})");
+        // The hello proves this node holds its key: it signs the challenge
+        // exed put in its 101 answer (fresh per connection).
+        Poco::JSON::Object hello;
+        hello.set("type", std::string("hello"));
+        hello.set("node", node_);
+        hello.set("public_key", key_.public_pem());
+        hello.set("signature", key_.sign_hello(response.get("X-Exed-Challenge", "")));
+        std::ostringstream text;
+        hello.stringify(text);
+        send_locked(text.str());
         flush_locked();  // a failure marks it broken: the loop reconnects
         return true;
     } catch (const Poco::Exception& e) {

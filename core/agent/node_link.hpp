@@ -6,6 +6,7 @@
 
 #include "agent/agent_config.hpp"
 #include "agent/gated_socket.hpp"
+#include "agent/node_key.hpp"
 
 #include <Poco/Buffer.h>
 #include <Poco/Net/Context.h>
@@ -26,10 +27,12 @@ public:
     using Clock = std::chrono::steady_clock;
 
     // `tls`: the process's client context for https:// (nullptr: plain http://).
+    // Loads (or makes, on first start) the node's key pair in state_dir.
     NodeLink(const AgentConfig& config, std::string node, Poco::Net::Context::Ptr tls = nullptr)
-        : config_(config), node_(std::move(node)), tls_(std::move(tls)) {}
+        : config_(config), node_(std::move(node)), tls_(std::move(tls)), key_(config.state_dir, node_) {}
 
     const std::string& node() const { return node_; }
+    bool key_created() const { return key_.created(); }
     // Loop thread only: dial, upgrade, flush the buffer. False (and why) on failure.
     bool connect(std::string& why);
     void disconnect();
@@ -51,6 +54,11 @@ public:
     // Reconnect schedule (loop thread only): jittered exponential backoff.
     Clock::time_point next_attempt{};
     double backoff_s = 0;
+    // exed refused this connection (pending, rejected, another key...):
+    // the loop waits with a growing backoff before dialling again.
+    bool refused = false;
+    double refused_backoff_s = 0;  // kept across refused connections
+    std::string last_refusal;  // logged once per change
 
 private:
     struct Pending {
@@ -65,6 +73,7 @@ private:
     const AgentConfig& config_;
     std::string node_;
     Poco::Net::Context::Ptr tls_;
+    NodeKey key_;
     mutable std::mutex mutex_;
     std::unique_ptr<Poco::Net::WebSocket> ws_;
     Poco::Net::StreamSocket gated_;    // holds gate_, under ws_

@@ -1,6 +1,8 @@
 #include "app/exed_app.hpp"
 
 #include "app/logging.hpp"
+#include "app/node_command.hpp"
+#include "app/node_setup.hpp"
 #include "app/sd_notify.hpp"
 #include "app/security_setup.hpp"
 #include "app/token_command.hpp"
@@ -132,6 +134,7 @@ void ExedApp::print_help() {
         "Redis.\n  exed              serve the API (with in-process workers)\n"
         "  exed worker       run jobs only, against the redis_url of --exe-conf\n"
         "  exed token NAME --scopes read,run --targets 'web*'   make an API token\n"
+        "  exed node list|accept|reject|delete [NAME]   agent node keys (enrolment)\n"
         "  -d, --daemon      run in the background");
     help.format(std::cout);
 }
@@ -145,6 +148,7 @@ int ExedApp::main(const std::vector<std::string>& args) {
         }
         return token_command(args[1], token_scopes_, token_targets_);
     }
+    if (!args.empty() && args[0] == "node") return node_command(args, conf_);
     bool worker = !args.empty() && args[0] == "worker";
     if (!args.empty() && !worker) {
         std::cerr << "exed: unknown command '" << args[0] << "' (try --help)\n";
@@ -216,6 +220,14 @@ int ExedApp::serve(bool worker_only) {
     }
     redis::Pool pool(url, size_t(settings.http_threads + settings.concurrency + 8));
     if (embedded) pool.set_data_dir(settings.run_dir);
+    // Before the plugins: the agent executor asks it from its first connection.
+    std::unique_ptr<NodeRegistryHost> node_host;
+    try {
+        node_host = node_registry_host(settings, &pool, true);
+    } catch (const ConfigError& e) {
+        std::cerr << "exed: " << e.what() << "\n";
+        return kExitConfig;
+    }
 
     plugins::Registry registry([&settings](const std::string& type) {
         return settings.section_json(type);
@@ -294,6 +306,8 @@ int ExedApp::serve(bool worker_only) {
         http::security::reload_tokens_on_sighup();
         http::Services services{settings, registry, submitter, job_service, *security};
         services.ready = &ready;
+        services.nodes = node_host->registry.get();
+        services.executor = &client;
         http::Server server(services);
         metrics::AgentGauge agent_gauge(client);  // exed_agents_connected when the executor has `nodes`
         shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,

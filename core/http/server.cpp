@@ -128,6 +128,7 @@ Server::Server(Services& services) : services_(services) {
     add_operate_routes(router_, services_);
     add_job_routes(router_, services_);
     add_info_routes(router_, services_);
+    add_node_routes(router_, services_);
     services_.security.add_routes(router_);
     metrics::add_metrics_route(router_, services_);
     openapi::add_openapi_route(router_);

@@ -1,6 +1,7 @@
 #include "pluginhost/host_main.hpp"
 
 #include "app/logging.hpp"
+#include "app/node_setup.hpp"
 #include "config.hpp"
 #include "plugins/in_process_client.hpp"
 #include "plugins/registry.hpp"
@@ -67,6 +68,14 @@ int host_main(int argc, char** argv) {
     }
     app::setup_logging(settings, fmt::format("plugin-host[{}] ", getpid()));
     logger().information(fmt::format("plugin host for exed pid {} loading plugins", parent));
+    // The node registry plugins ask through the SDK (node_registry): its own
+    // pool to exed's Redis (the embedded server's socket is under run_dir,
+    // started by exed before this process). Never destroyed, like the rest.
+    try {
+        app::node_registry_host(settings, nullptr, true).release();
+    } catch (const std::exception& e) {
+        logger().error(std::string("no node registry for the plugins: ") + e.what());
+    }
     // Never destroyed before the end: call threads may still hold them.
     auto* registry = new plugins::Registry([&settings](const std::string& type) {
         return settings.section_json(type);

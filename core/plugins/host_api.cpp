@@ -10,6 +10,7 @@
 // (utf8.hpp), in process or through the plugin host.
 #include "plugins/call.hpp"
 
+#include "nodes/host_entry.hpp"
 #include "utf8.hpp"
 
 #include <Poco/Logger.h>
@@ -98,6 +99,15 @@ const char* api_job_id(exed_call* call) {
     return call->job_id.c_str();
 }
 
+// The node registry of this process (nodes/host_entry.hpp): exed's own, or
+// the plugin host's, each with its own Redis pool.
+int api_node_registry(exed_call*, const char* request, exed_sink sink, void* user) {
+    std::string out;
+    int rc = nodes::serve_request(request ? request : "", out);
+    if (sink) sink(user, out.c_str());
+    return rc;
+}
+
 }  // namespace
 
 const exed_host_api* host_api() {
@@ -105,7 +115,7 @@ const exed_host_api* host_api() {
         sizeof(exed_host_api), EXED_ABI_MAJOR, EXED_ABI_MINOR,
         &api_log,     &api_emit,          &api_set_result, &api_set_error,
         &api_is_cancelled, &api_track,    &api_untrack,    &api_config,
-        &api_run_executor, &api_deadline, &api_job_id,
+        &api_run_executor, &api_deadline, &api_job_id, &api_node_registry,
     };
     return &api;
 }

@@ -1,6 +1,7 @@
 #include "agent_hub.hpp"
 
 #include "listener_socket.hpp"
+#include "node_identity.hpp"
 
 #include <Poco/Buffer.h>
 #include <Poco/JSON/Parser.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 namespace exed::agent_executor {
 
@@ -41,6 +43,7 @@ AgentHub::AgentHub(const AgentSettings& settings, const exed::Host& host) : sett
     }
     reactor_thread_ = std::thread([this] { reactor(); });
     handshaker_ = std::make_unique<Handshaker>(settings_, host_, listener, [this](Upgraded u) { adopt(std::move(u)); });
+    key_watch_thread_ = std::thread([this] { watch_keys(); });
     host_.log(EXED_LOG_INFO, "agent listener on " + settings.listen + ":" + std::to_string(settings.listen_port));
 }
 
@@ -48,6 +51,45 @@ AgentHub::~AgentHub() {
     handshaker_.reset();
     stop_ = true;
     if (reactor_thread_.joinable()) reactor_thread_.join();
+    if (key_watch_thread_.joinable()) key_watch_thread_.join();
+}
+
+void AgentHub::watch_keys() {
+    // One registry list per period (a single Redis round trip), on its own
+    // thread so the reactor never waits for it.
+    constexpr auto kKeyRecheck = std::chrono::seconds(3);
+    auto next = Clock::now() + kKeyRecheck;
+    while (!stop_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (Clock::now() < next) continue;
+        next = Clock::now() + kKeyRecheck;
+        std::map<std::string, std::string> accepted;
+        // A node listed after this instant was checked against a newer
+        // registry than the list below: it is not judged by it.
+        const auto asked_at = Clock::now();
+        try {
+            accepted = accepted_keys(host_);
+        } catch (const std::exception& e) {
+            continue;  // cannot tell: keep the connections (they proved their keys)
+        }
+        std::vector<std::shared_ptr<Connection>> expel;
+        {
+            std::lock_guard<std::mutex> lock(table_mutex_);
+            for (auto& [name, c] : by_node_) {
+                auto it = accepted.find(name);
+                if (c->listed_at < asked_at && (it == accepted.end() || it->second != c->fingerprint))
+                    expel.push_back(c);
+            }
+        }
+        for (auto& c : expel) {
+            host_.log(EXED_LOG_WARNING, "agent " + c->node + ": its key is no longer accepted; disconnecting it");
+            std::lock_guard<std::mutex> lock(c->send_mutex);  // a TLS read holds it too
+            try {
+                c->ws.shutdown();  // the reactor sees the close and drops it
+            } catch (const Poco::Exception&) {
+            }
+        }
+    }
 }
 
 std::vector<std::string> AgentHub::nodes() const {
@@ -118,10 +160,12 @@ void AgentHub::adopt(Upgraded upgraded) {
 }
 
 void AgentHub::drop(const std::shared_ptr<Connection>& c, const std::string& why) {
+    bool listed = false;
     {
         std::lock_guard<std::mutex> lock(table_mutex_);
         auto it = by_node_.find(c->node);
         if (it != by_node_.end() && it->second == c) {
+            listed = true;
             by_node_.erase(it);
             if (gone_.size() >= kMaxGoneNodes) {
                 auto oldest = std::min_element(gone_.begin(), gone_.end(),
@@ -137,6 +181,9 @@ void AgentHub::drop(const std::shared_ptr<Connection>& c, const std::string& why
     } catch (const Poco::Exception&) {
     }
     host_.log(EXED_LOG_INFO, "agent " + c->node + " disconnected: " + why);
+    // A connection that was never the node's (refused, or replaced) loses
+    // nothing of the node's runs.
+    if (!listed) return;
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     std::set<RunListener*> told;
     for (auto& [_, l] : listeners_)
@@ -200,9 +247,9 @@ void AgentHub::read_one(const std::shared_ptr<Connection>& c, bool& closed) {
         closed = true;
         return;
     }
+    if (!c->greeted) return greet(c, std::string(frame.begin(), frame.size()), closed);
     c->last_seen = Clock::now();
     c->last_seen_unix = unix_now();
-    if (!c->greeted) list(c);
     if (opcode != Poco::Net::WebSocket::FRAME_OP_TEXT) return;
     Poco::JSON::Object::Ptr msg;
     try {
@@ -214,6 +261,46 @@ void AgentHub::read_one(const std::shared_ptr<Connection>& c, bool& closed) {
     if (run_id.empty()) return;  // heartbeat: last_seen is all it does
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     if (auto it = listeners_.find(run_id); it != listeners_.end()) it->second->on_message(c->node, msg);
+}
+
+void AgentHub::greet(const std::shared_ptr<Connection>& c, const std::string& frame, bool& closed) {
+    Poco::JSON::Object::Ptr hello;
+    try {
+        hello = Poco::JSON::Parser().parse(frame).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+    }
+    std::string remote;
+    try {
+        remote = c->ws.peerAddress().toString();
+    } catch (const Poco::Exception&) {
+    }
+    Greeting g = check_hello(host_, c->node, c->challenge, hello, remote);
+    if (g.ok) {
+        c->fingerprint = g.fingerprint;
+        c->listed_at = Clock::now();
+        c->last_seen = Clock::now();
+        c->last_seen_unix = unix_now();
+        return list(c);
+    }
+    // Not the node (yet): tell the agent why, then close. Nothing is held
+    // for a pending node; its agent dials again with its backoff.
+    host_.log(g.state == "pending" ? EXED_LOG_INFO : EXED_LOG_WARNING,
+              "refused agent '" + c->node + "' from " + remote + ": " + g.reason);
+    Poco::JSON::Object o;
+    o.set("type", std::string("refused"));
+    o.set("state", g.state);
+    o.set("reason", g.reason);
+    if (!g.fingerprint.empty()) o.set("fingerprint", g.fingerprint);
+    std::ostringstream text;
+    o.stringify(text);
+    // Unlisted, so no other thread sends on it (and over TLS the reactor
+    // already holds its send lock): no lock here.
+    try {
+        std::string t = text.str();
+        c->ws.sendFrame(t.data(), int(t.size()), Poco::Net::WebSocket::FRAME_TEXT);
+    } catch (const Poco::Exception&) {
+    }
+    closed = true;
 }
 
 void AgentHub::list(const std::shared_ptr<Connection>& c) {

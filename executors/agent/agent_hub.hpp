@@ -59,7 +59,9 @@ public:
     void subscribe(const std::string& run_id, RunListener* listener);
     void unsubscribe(const std::string& run_id);
 
-    // From the handshake thread: a verified agent's socket joins the table.
+    // From the handshake thread: an agent with the right token joins the
+    // table; it is listed once its hello proved its key (node_identity.hpp)
+    // against the challenge sent in the 101 answer (Upgraded::challenge).
     void adopt(Upgraded upgraded);
     const AgentSettings& settings() const { return settings_; }
     const exed::Host& host() const { return host_; }
@@ -74,7 +76,9 @@ private:
         bool greeted = false;  // listed only once its hello arrived (reactor thread only)
         Poco::Net::StreamSocket gated;    // holds gate, under ws
         GatedSocketImpl* gate = nullptr;  // bytes received, not yet parsed (reactor thread only)
-        std::string challenge;            // sent in the 101 (X-Exed-Challenge)
+        std::string challenge;            // sent in the 101 (X-Exed-Challenge): the hello must sign it
+        std::string fingerprint;          // of the key its hello proved (set before it is listed)
+        std::chrono::steady_clock::time_point listed_at{};  // when its key was last checked (before listing)
         bool partial = false;             // gate holds part of a frame since partial_since
         std::chrono::steady_clock::time_point partial_since;
         explicit Connection(Upgraded u)
@@ -85,12 +89,19 @@ private:
     void read_one(const std::shared_ptr<Connection>& c, bool& closed);
     void drop(const std::shared_ptr<Connection>& c, const std::string& why);
     void list(const std::shared_ptr<Connection>& c);
+    // The first frame: listed when it proves an accepted key for the name,
+    // else told why (a "refused" frame) and closed (closed = true).
+    void greet(const std::shared_ptr<Connection>& c, const std::string& frame, bool& closed);
+    // Every kKeyRecheck: a listed node whose key is no longer accepted
+    // (rejected or deleted by an operator) is disconnected.
+    void watch_keys();
 
     AgentSettings settings_;
     exed::Host host_;
     std::unique_ptr<Handshaker> handshaker_;
     std::atomic<bool> stop_{false};
     std::thread reactor_thread_;
+    std::thread key_watch_thread_;
 
     mutable std::mutex table_mutex_;
     std::map<std::string, std::shared_ptr<Connection>> by_node_;

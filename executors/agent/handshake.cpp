@@ -1,6 +1,7 @@
 #include "handshake.hpp"
 
-#include <Poco/Base64Encoder.h>
+#include "node_identity.hpp"
+
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -9,7 +10,6 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureStreamSocketImpl.h>
 #include <Poco/Net/StreamSocketImpl.h>
-#include <Poco/RandomStream.h>
 #include <Poco/RegularExpression.h>
 #include <Poco/URI.h>
 
@@ -31,19 +31,6 @@ bool same_token(const std::string& a, const std::string& b) {
     unsigned char diff = 0;
     for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
-}
-
-// 32 random bytes, base64: what the agent will sign to prove its key
-// (issue 24, contract point 3). Nothing checks it yet on this side.
-std::string new_challenge() {
-    char bytes[32];
-    Poco::RandomInputStream().read(bytes, sizeof bytes);
-    std::ostringstream out;
-    Poco::Base64Encoder b64(out);
-    b64.rdbuf()->setLineLength(0);
-    b64.write(bytes, sizeof bytes);
-    b64.close();
-    return out.str();
 }
 
 // The whole answer fits a fresh connection's send buffer; the real
@@ -237,7 +224,7 @@ bool Handshaker::upgrade(Pending& p) {
         if (!node_name.match(node))
             return refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad node name");
         std::string challenge = new_challenge();
-        resp.set("X-Exed-Challenge", challenge);
+        resp.set(kChallengeHeader, challenge);  // the agent's hello signs it (node_identity.hpp)
         try {
             Poco::Net::WebSocket ws(req, resp);  // answers 101; the socket leaves the session
             p.gate->serve_all();
@@ -245,7 +232,7 @@ bool Handshaker::upgrade(Pending& p) {
             adopt_(Upgraded{node, ws, p.gated, p.gate, challenge});
             return true;
         } catch (const Poco::Net::WebSocketException&) {
-            resp.erase("X-Exed-Challenge");
+            resp.erase(kChallengeHeader);
             refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "not a WebSocket upgrade");
         }
     } catch (const Poco::Exception& e) {

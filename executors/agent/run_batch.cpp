@@ -102,11 +102,16 @@ Poco::JSON::Object::Ptr RunBatch::end_result(HostRun& h, const Poco::JSON::Objec
     return r;
 }
 
-void RunBatch::handle(const std::string& run_id, const Poco::JSON::Object::Ptr& msg) {
+void RunBatch::handle(const std::string& from, const std::string& run_id, const Poco::JSON::Object::Ptr& msg) {
     auto it = runs_.find(run_id);
     if (it == runs_.end() || it->second.done) return;
     HostRun& h = it->second;
     std::string type = msg->optValue<std::string>("type", "");
+    if (from != h.node) {  // run ids are predictable: only the run's own node speaks for it
+        call_.log(EXED_LOG_WARNING, "dropped a '" + type.substr(0, 32) + "' message for run " + run_id + " of node " +
+                                        h.node + ": it came from node " + from);
+        return;
+    }
     if (type == "pong") {
         finish(h, host_status(EXED_HOST_OK));
     } else if (type == "nacked") {
@@ -219,7 +224,7 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
             inbox.swap(inbox_);
             lost.swap(lost_);
         }
-        for (auto& [node, msg] : inbox) handle(msg->optValue<std::string>("run_id", ""), msg);
+        for (auto& [node, msg] : inbox) handle(node, msg->optValue<std::string>("run_id", ""), msg);
         auto now = Clock::now();
         for (auto& n : lost)
             for (auto& [_, h] : runs_)

@@ -51,7 +51,9 @@ private:
     std::string frame_for(const HostRun& h, const std::string& run_id, const std::string& command,
                           const std::string& argv_json) const;
     void start(HostRun& h, const std::string& frame);
-    void handle(const std::string& run_id, const Poco::JSON::Object::Ptr& msg);
+    // `from`: the node of the connection the message came on; a message
+    // about another node's run is dropped (and logged), never applied.
+    void handle(const std::string& from, const std::string& run_id, const Poco::JSON::Object::Ptr& msg);
     void finish(HostRun& h, const Poco::JSON::Object::Ptr& result);
     void send_cancel();
     void wait_for_agents(std::chrono::seconds at_most);

@@ -109,7 +109,7 @@ private:
         void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
             auto ws = std::make_unique<Poco::Net::WebSocket>(req, resp);
             ws->setReceiveTimeout(Poco::Timespan(10, 0));
-            char hello[256];
+            char hello[4096];  // the hello carries the node's public key and signature
             int flags = 0;
             ws->receiveFrame(hello, sizeof hello, flags);  // the agent speaks first
             std::lock_guard<std::mutex> lock(exed.mutex_);

@@ -46,14 +46,25 @@ struct AgentSite {
     std::string key = dir.file("agent-signing.pem");
 
     // exe.conf of an exed with `[runner] executor = agent`; `extra` is appended to [agent].
-    std::string exed_config(const SharedRedis& redis, const std::string& extra = "") const {
+    // `auto_accept = true` (the first key seen for a name is accepted and
+    // pinned): these suites test operations, not enrolment, which
+    // agent_identity_test.cpp tests with the default (false).
+    std::string exed_config(const SharedRedis& redis, const std::string& extra = "",
+                            bool auto_accept = true) const {
         return test_config(redis.url(),
                            "[runner]\nexecutor = agent\n[agent]\nlisten = 127.0.0.1\nlisten_port = " +
                                std::to_string(agent_port) + "\nsigning_key = " + key + "\ntoken_file = " +
-                               token_file + "\nheartbeat_timeout = 2\nkill_grace = 1\n" + extra,
+                               token_file + "\nheartbeat_timeout = 2\nkill_grace = 1\n" +
+                               (auto_accept ? "auto_accept = true\n" : "") + extra,
                            EXED_BUILD_DIR "/plugins");
     }
 };
+
+inline const std::string& shared_state_dir() {
+    static TempDir dir;
+    static const std::string path = dir.file("agent-state");
+    return path;
+}
 
 // One `exed agent -c agent.conf` process.
 class AgentProcess {
@@ -62,9 +73,13 @@ public:
     AgentProcess(const std::string& server, const std::string& name, const std::string& public_key,
                  const std::string& token_file, const std::string& extra = "",
                  const std::string& commands = "") {
+        // One state_dir for every agent of this test binary (unless `extra`
+        // names one): a node name keeps its key when a test starts its agent
+        // again, as on a real node.
+        std::string state = extra.find("state_dir") == std::string::npos ? "state_dir = " + shared_state_dir() + "\n" : "";
         conf_ = dir_.write("agent.conf", "[agent]\nserver = " + server + "\nname = " + name +
                                              "\npublic_key = " + public_key + "\ntoken_file = " + token_file +
-                                             "\nheartbeat = 0.5\nkill_grace = 1\n" + extra +
+                                             "\nheartbeat = 0.5\nkill_grace = 1\n" + state + extra +
                                              "\n[agent.commands]\n" + commands);
     }
     ~AgentProcess() { stop(SIGTERM); }  // TERM: the agent ends its commands first

@@ -80,7 +80,7 @@ TEST_CASE("GET /plugins, GET /release and /health") {
     auto p = arr->getObject(0);
     CHECK(p->getValue<std::string>("kind") == "executor");
     CHECK(p->getValue<std::string>("type") == "test");
-    CHECK(p->getValue<std::string>("abi") == "1.3");
+    CHECK(p->getValue<std::string>("abi") == "1.4");
     CHECK(p->getArray("secret_args")->size() == 0);  // the test executor marks nothing secret
     CHECK(api.get("/release").body == "[]");
     CHECK(api.get("/health").status == 200);

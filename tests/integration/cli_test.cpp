@@ -23,7 +23,7 @@ TEST_CASE("--help and --version answer and exit 0") {
     CHECK(p.log().find("--exe-conf") != std::string::npos);
     ExedProcess v("");
     CHECK(v.run_to_exit({"-v"}) == 0);
-    CHECK(v.log().find("exed 0.1.0 (plugin ABI 1.3)") != std::string::npos);
+    CHECK(v.log().find("exed 0.1.0 (plugin ABI 1.4)") != std::string::npos);
 }
 
 TEST_CASE("a missing or malformed config is one clear line and a non-zero exit") {

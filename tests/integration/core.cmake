@@ -28,6 +28,7 @@ add_executable(exed_core_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/metrics_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/openapi_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/sdk_package_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/integration/node_registry_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/sdk_compat_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/integration/release_local_test.cpp)
 target_link_libraries(exed_core_tests PRIVATE exed_test_http)

@@ -34,9 +34,9 @@ TEST_CASE("examples build out of tree against the installed SDK and load in exed
     REQUIRE_MESSAGE(sh(cmake + " --install " EXED_BUILD_DIR " --prefix " + prefix, log) == 0, slurp(log));
     CHECK(std::ifstream(prefix + "/include/exed/sdk.h").good());
     CHECK(std::ifstream(prefix + "/lib/cmake/exed-sdk/exed-sdkConfig.cmake").good());
-    // The package version is the ABI version sdk.h declares: 1.3 down to
-    // 1.0 are found, 1.4 (newer than this SDK) and 2 are not.
-    for (const char* want : {"1.0", "1.1", "1.2", "1.3", "1.4", "2.0"}) {
+    // The package version is the ABI version sdk.h declares: 1.4 down to
+    // 1.0 are found, 1.5 (newer than this SDK) and 2 are not.
+    for (const char* want : {"1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "2.0"}) {
         std::string proj = work.file(std::string("want-") + want);
         std::filesystem::create_directories(proj);
         std::ofstream(proj + "/CMakeLists.txt")
@@ -45,7 +45,7 @@ TEST_CASE("examples build out of tree against the installed SDK and load in exed
         bool found = sh(cmake + " -S " + proj + " -B " + proj + "/build -DCMAKE_PREFIX_PATH=" + prefix,
                         log) == 0;
         CAPTURE(want);
-        CHECK(found == (std::string(want) != "1.4" && std::string(want) != "2.0"));
+        CHECK(found == (std::string(want) != "1.5" && std::string(want) != "2.0"));
     }
     for (const char* ex : {"executor-hello", "releaser-hello"}) {
         std::string src = std::string(EXED_SOURCE_DIR) + "/examples/" + ex;

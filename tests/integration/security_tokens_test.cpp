@@ -153,6 +153,18 @@ TEST_CASE("only admin reads /plugins and /audit") {
     CHECK(f.get("/audit", f.admin).status == 200);
 }
 
+TEST_CASE("only admin lists and changes agent nodes (/nodes)") {
+    Fleet f;
+    CHECK(f.get("/nodes", f.reader).status == 403);
+    CHECK(f.get("/nodes", f.web).status == 403);
+    CHECK(http("POST", f.exed.port(), "/nodes/web1/accept", "", bearer(f.web)).status == 403);
+    CHECK(http("DELETE", f.exed.port(), "/nodes/web1", "", bearer(f.reader)).status == 403);
+    auto listed = f.get("/nodes", f.admin);
+    CHECK(listed.status == 200);
+    CHECK(listed.body == "[]");
+    CHECK(http("POST", f.exed.port(), "/nodes/web1/accept", "", bearer(f.admin)).status == 404);  // no such node yet
+}
+
 TEST_CASE("the old auth_token keeps working, as an admin token") {
     Fleet f("auth_token = legacy-secret\n");
     std::map<std::string, std::string> legacy = {{"Authorization", "Bearer legacy-secret"}};

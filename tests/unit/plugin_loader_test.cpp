@@ -76,9 +76,9 @@ TEST_CASE("an executor process is tracked while it runs and cancel stops the op"
 TEST_CASE("every broken plugin is refused with a clear reason and the rest still load") {
     Registry reg;
     reg.load_dirs({dir + "/broken", dir + "/good", dir + "/dup"});
-    CHECK(reason_for(reg, "broken_abi_major.so").find("incompatible ABI: plugin 2.0, host 1.3") !=
+    CHECK(reason_for(reg, "broken_abi_major.so").find("incompatible ABI: plugin 2.0, host 1.4") !=
           std::string::npos);
-    CHECK(reason_for(reg, "broken_abi_minor.so").find("incompatible ABI: plugin 1.4, host 1.3") !=
+    CHECK(reason_for(reg, "broken_abi_minor.so").find("incompatible ABI: plugin 1.5, host 1.4") !=
           std::string::npos);
     CHECK(reason_for(reg, "broken_no_entry.so").find("missing entry point exed_plugin_entry") !=
           std::string::npos);

@@ -42,7 +42,7 @@ unsigned route_scope(const std::string& method, const std::string& path) {
     if (agent_report(method, path)) return Agent;  // the node is checked by the route
     bool reading = method == "GET" || method == "HEAD";
     if (seg == "health") return 0;
-    if (seg == "plugins" || seg == "audit") return Admin;
+    if (seg == "plugins" || seg == "audit" || seg == "nodes") return Admin;
     if (seg == "ping" || seg == "facter" || seg == "service" || seg == "execute") return Run;
     if (seg == "deploy") return Deploy;
     if (seg == "release") return reading ? Read : Release;  // GET /release lists the releasers

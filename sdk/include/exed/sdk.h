@@ -1,7 +1,7 @@
 /*
  * exed plugin SDK — the C ABI between the exed host and its plugins.
  *
- * ABI version 1.3 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
+ * ABI version 1.4 (EXED_ABI_MAJOR/EXED_ABI_MINOR below: the one place it
  * is written; CMake reads it from here). Stability promise: every 1.x host
  * loads every 1.y plugin with y <= x. Within major 1:
  *   - the first fields of every struct (struct_size, abi_major, abi_minor)
@@ -41,6 +41,9 @@
  *   1.3  exed_host_api.job_id appended (the id of the call's job);
  *        exed_ops.resume appended (optional executor op: finish the work a
  *        lost worker of the same job started, instead of failing the job).
+ *   1.4  exed_host_api.node_registry appended (the host's registry of agent
+ *        node keys: which key a node name is bound to, and whether an
+ *        operator accepted it).
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -54,7 +57,7 @@ extern "C" {
 #endif
 
 #define EXED_ABI_MAJOR 1
-#define EXED_ABI_MINOR 3
+#define EXED_ABI_MINOR 4
 
 /* The one symbol a plugin exports. */
 #define EXED_PLUGIN_ENTRY_SYMBOL "exed_plugin_entry"
@@ -172,6 +175,26 @@ typedef struct exed_host_api {
      * check, nodes). The same in a resumed call as in the call it resumes,
      * so an executor can name the work it starts after it (agent run ids). */
     const char* (*job_id)(exed_call* call);
+
+    /* Since 1.4 (use it only when EXED_HAS_FIELD(host, exed_host_api,
+     * node_registry) and it is non-NULL; an older host has no registry).
+     * The host's node registry (docs/agent.md, Enrolment): each agent node
+     * name is bound to one public key, pending until an operator accepts it.
+     * `call` may be NULL (a listener thread outside any call). Requests:
+     *   {"op":"present","node":N,"public_key":PEM,"remote":"addr:port"}
+     *     -> {"state":"accepted"|"pending"|"rejected"|"mismatch"|"full",
+     *         "fingerprint":F}: the caller verified that the peer holds the
+     *     key; the host records a new name (pending, or accepted under
+     *     [agent] auto_accept), and logs and audits every refusal. Only
+     *     "accepted" may be served; "mismatch" = another key is bound to N.
+     *   {"op":"get","node":N} -> {"name","state","fingerprint","first_seen",
+     *     "last_seen"}, EXED_ERR_NOT_FOUND for an unknown name.
+     *   {"op":"list"} -> {"nodes":[{...as get...}, ...]}
+     * On EXED_OK `sink` receives the answer, else {"message": "..."};
+     * EXED_ERR_UNSUPPORTED when the host runs no registry. Threads: any;
+     * blocks for one Redis round trip. */
+    int (*node_registry)(exed_call* call, const char* request_json,
+                         exed_sink sink, void* user);
 } exed_host_api;
 
 /*

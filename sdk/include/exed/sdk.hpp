@@ -64,8 +64,21 @@ public:
     void log(int level, const std::string& message) const {
         api_->log(nullptr, level, message.c_str());
     }
+    // Since 1.4: the host's node registry (sdk.h, node_registry). Returns
+    // the answer; throws Unsupported on an older host, Error on failure.
+    std::string node_registry(const std::string& request_json) const {
+        if (!EXED_HAS_FIELD(api_, exed_host_api, node_registry) || !api_->node_registry)
+            throw Unsupported("this exed has no node registry (SDK < 1.4)");
+        std::string out;
+        int rc = api_->node_registry(nullptr, request_json.c_str(), &Host::copy_to, &out);
+        if (rc != EXED_OK) throw Error(out, static_cast<exed_status>(rc));
+        return out;
+    }
 
 private:
+    static void copy_to(void* user, const char* json) {
+        *static_cast<std::string*>(user) = json ? json : "";
+    }
     const exed_host_api* api_;
 };
 
