@@ -5,7 +5,7 @@
 #pragma once
 
 #include "agent/agent_config.hpp"
-#include "agent/gated_socket.hpp"
+#include "gated_socket.hpp"  // executors/agent: exed_agent_wire
 #include "agent/node_key.hpp"
 
 #include <Poco/Buffer.h>
@@ -21,6 +21,9 @@
 #include <string>
 
 namespace exed::agent {
+
+using agent_wire::GatedSocketImpl;
+using agent_wire::whole_frame_bytes;
 
 class NodeLink {
 public:

@@ -232,11 +232,10 @@ private:
     std::mutex calls_mutex_;
     std::map<std::string, int> calls_per_job_;
 
-    // THE known nodes (contract point 4 of issue 24): targets, `nodes` and
-    // so Shovey and /target read them here. For now the nodes that said
-    // hello since the listener started, up while connected; the node
-    // registry's accepted nodes replace this source.
-    std::vector<NodeSeen> known_nodes() const { return ready().seen_nodes(); }
+    // THE known nodes (issue 24, item 8): targets, `nodes` and so Shovey and
+    // /target read them here: the registry's accepted nodes, up while
+    // connected (AgentHub::known_nodes).
+    std::vector<NodeSeen> known_nodes() const { return ready().known_nodes(); }
 
     AgentHub& ready() const {
         if (!hub_) throw Error("the agent executor is not configured: [agent] token_file is missing (docs/agent.md)");

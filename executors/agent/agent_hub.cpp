@@ -58,7 +58,7 @@ void AgentHub::watch_keys() {
     // One registry list per period (a single Redis round trip), on its own
     // thread so the reactor never waits for it.
     constexpr auto kKeyRecheck = std::chrono::seconds(3);
-    auto next = Clock::now() + kKeyRecheck;
+    auto next = Clock::now();  // the first read at once: known_nodes() needs it
     while (!stop_) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (Clock::now() < next) continue;
@@ -75,6 +75,8 @@ void AgentHub::watch_keys() {
         std::vector<std::shared_ptr<Connection>> expel;
         {
             std::lock_guard<std::mutex> lock(table_mutex_);
+            accepted_.emplace();
+            for (auto& [name, _] : accepted) accepted_->insert(name);
             for (auto& [name, c] : by_node_) {
                 auto it = accepted.find(name);
                 if (c->listed_at < asked_at && (it == accepted.end() || it->second != c->fingerprint))
@@ -136,6 +138,29 @@ std::vector<NodeSeen> AgentHub::seen_nodes() const {
         } else {
             out.push_back({gone->first, false, gone->second});
             ++gone;
+        }
+    }
+    return out;
+}
+
+std::vector<NodeSeen> AgentHub::known_nodes() const {
+    std::vector<NodeSeen> seen = seen_nodes();
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    if (!accepted_) return seen;
+    std::vector<NodeSeen> out;
+    out.reserve(accepted_->size() + by_node_.size());
+    auto a = accepted_->begin();
+    auto s = seen.begin();
+    // Both sorted by name: a seen node is known while connected or
+    // accepted; an accepted one never seen since start is down.
+    while (a != accepted_->end() || s != seen.end()) {
+        if (s == seen.end() || (a != accepted_->end() && *a < s->name)) {
+            out.push_back({*a++, false, 0});
+        } else {
+            bool accepted = a != accepted_->end() && *a == s->name;
+            if (accepted) ++a;
+            if (accepted || s->up) out.push_back(*s);
+            ++s;
         }
     }
     return out;

@@ -21,6 +21,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +55,11 @@ public:
     // connection is in the table, down once it was dropped (closed, or no
     // frame for heartbeat_timeout) and did not come back. Sorted by name.
     std::vector<NodeSeen> seen_nodes() const;
+    // The known nodes (issue 24, item 8): every node the registry accepted,
+    // connected or not, plus any connected one; up while connected. The
+    // accepted list is the key watcher's (re-read every 3 s); until it first
+    // answered, the nodes seen since start (seen_nodes). Sorted by name.
+    std::vector<NodeSeen> known_nodes() const;
     // Sends one text frame to a node's agent; false when it is not connected.
     bool send(const std::string& node, const std::string& json);
 
@@ -106,6 +113,7 @@ private:
     mutable std::mutex table_mutex_;
     std::map<std::string, std::shared_ptr<Connection>> by_node_;
     std::map<std::string, int64_t> gone_;  // dropped nodes -> last frame (unix s); bounded
+    std::optional<std::set<std::string>> accepted_;  // the registry's accepted names, once read
     std::vector<std::shared_ptr<Connection>> adopted_;  // waiting for the reactor to poll them
     std::map<Poco::Net::SocketImpl*, std::shared_ptr<Connection>> by_socket_;  // reactor's own
 

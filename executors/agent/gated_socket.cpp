@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-namespace exed::agent_executor {
+namespace exed::agent_wire {
 
 GatedSocketImpl::GatedSocketImpl(Poco::Net::StreamSocket real)
     : Poco::Net::StreamSocketImpl(real.impl()->sockfd()), real_(std::move(real)) {}
@@ -60,7 +60,8 @@ GatedSocketImpl::Pulled GatedSocketImpl::pull(size_t cap) {
     return got;
 }
 
-int GatedSocketImpl::receiveBytes(void* buffer, int length, int) {
+int GatedSocketImpl::receiveBytes(void* buffer, int length, int flags) {
+    if (pass_through_ && pos_ == in_.size()) return real_.receiveBytes(buffer, length, flags);
     size_t n = std::min({in_.size() - pos_, size_t(std::max(length, 0)), serve_left_});
     std::memcpy(buffer, in_.data() + pos_, n);
     pos_ += n;
@@ -91,4 +92,4 @@ uint64_t whole_frame_bytes(std::string_view b, uint64_t& payload) {
     return header + length;
 }
 
-}  // namespace exed::agent_executor
+}  // namespace exed::agent_wire

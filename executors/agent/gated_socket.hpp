@@ -1,11 +1,15 @@
 // The socket Poco's HTTP and WebSocket code read an agent connection
-// through. Only the listener's threads move bytes from the network into
-// it, and only without waiting (pull()); Poco's reads are then served
-// from that buffer and never touch the network. So Poco parses the
-// upgrade request only once all of it is here, and a frame only once all
-// of it is here: a client that sends half a request or half a frame holds
-// no thread (docs/agent.md, Limits). Writes go straight to the real
-// socket (plain or TLS), which stays the owner of the descriptor.
+// through, on both ends of it: exed's agent listener (executors/agent) and
+// the node's agent (core/agent/node_link.cpp) link this one library,
+// exed_agent_wire. Only the owner's event thread moves bytes from the
+// network into it, and only without waiting (pull()); Poco's reads are
+// then served from that buffer and never touch the network. So Poco
+// parses an upgrade request only once all of it is here, and a frame only
+// once all of it is here: a peer that sends half a request or half a frame
+// holds no thread (docs/agent.md, Limits). During the agent's own upgrade
+// (pass_through) reads go to the real socket, bounded by its receive
+// timeout, as an HTTP client's. Writes go straight to the real socket
+// (plain or TLS), which stays the owner of the descriptor.
 #pragma once
 
 #include <Poco/Net/StreamSocket.h>
@@ -15,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-namespace exed::agent_executor {
+namespace exed::agent_wire {
 
 class GatedSocketImpl : public Poco::Net::StreamSocketImpl {
 public:
@@ -32,9 +36,12 @@ public:
     // follows it stays here for the frame reader).
     void serve_at_most(size_t n) { serve_left_ = n; }
     void serve_all() { serve_left_ = SIZE_MAX; }
+    // true: Poco's reads go to the real socket (the agent's client handshake).
+    void pass_through(bool on) { pass_through_ = on; }
     Poco::Net::StreamSocket& real() { return real_; }
 
-    // From the buffer only; 0 (end of input) when it holds nothing more.
+    // From the buffer only (unless pass_through); 0 (end of input) when it
+    // holds nothing more.
     int receiveBytes(void* buffer, int length, int flags = 0) override;
     int available() override;
     int sendBytes(const void* buffer, int length, int flags = 0) override { return real_.sendBytes(buffer, length, flags); }
@@ -46,7 +53,7 @@ public:
     Poco::Net::SocketAddress address() override { return real_.address(); }
     Poco::Net::SocketAddress peerAddress() override { return real_.peerAddress(); }
     // Poco's HTTP session sets its own (60 s) timeouts and blocking mode:
-    // kept here, never passed on — the real socket's are the listener's.
+    // kept here, never passed on — the real socket's are its owner's.
     void setBlocking(bool flag) override { blocking_ = flag; }
     bool getBlocking() const override { return blocking_; }
     void setSendTimeout(const Poco::Timespan& t) override { send_timeout_ = t; }
@@ -62,6 +69,7 @@ private:
     std::string in_;
     size_t pos_ = 0;
     size_t serve_left_ = SIZE_MAX;
+    bool pass_through_ = false;
     bool blocking_ = true;
     Poco::Timespan send_timeout_, receive_timeout_;
 };
@@ -72,4 +80,4 @@ private:
 // frame itself; this only says whether all of it is here.
 uint64_t whole_frame_bytes(std::string_view bytes, uint64_t& payload);
 
-}  // namespace exed::agent_executor
+}  // namespace exed::agent_wire

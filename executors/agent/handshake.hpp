@@ -26,6 +26,9 @@
 
 namespace exed::agent_executor {
 
+using agent_wire::GatedSocketImpl;
+using agent_wire::whole_frame_bytes;
+
 // An agent whose upgrade succeeded (token and node name checked).
 struct Upgraded {
     std::string node;

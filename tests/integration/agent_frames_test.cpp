@@ -127,7 +127,7 @@ private:
                 if (k == "node") node = v;
             Poco::Net::WebSocket ws(req, resp);
             ws.setReceiveTimeout(Poco::Timespan(10, 0));
-            char hello[256];
+            char hello[4096];  // the hello carries the node's public key and signature
             int flags = 0;
             ws.receiveFrame(hello, sizeof hello, flags);  // the agent speaks first
             if (node == "n-1" && exed.trickled_++ == 0) exed.trickle(ws);

@@ -1,7 +1,7 @@
-// The agent's gated socket (core/agent/gated_socket.cpp; the plugin has
-// the same): what says a frame is whole, and a socket that never waits.
+// The agent connection's gated socket (executors/agent/gated_socket.cpp,
+// both ends link it): what says a frame is whole, and a socket that never waits.
 // A real socketpair stands for the connection to exed.
-#include "agent/gated_socket.hpp"
+#include "gated_socket.hpp"
 
 #include <Poco/Net/StreamSocketImpl.h>
 
@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-using exed::agent::GatedSocketImpl;
-using exed::agent::whole_frame_bytes;
+using exed::agent_wire::GatedSocketImpl;
+using exed::agent_wire::whole_frame_bytes;
 
 namespace {
 
