@@ -2,6 +2,7 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Environment.h>
+#include <Poco/Path.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
 #include <Poco/Util/IniFileConfiguration.h>
@@ -57,6 +58,10 @@ AgentConfig load_agent_config(const std::string& path) {
         c.heartbeat_s = ini->getDouble("agent.heartbeat", 5);
         c.kill_grace_s = ini->getDouble("agent.kill_grace", 2);
         c.buffer_bytes = size_t(ini->getInt("agent.buffer_bytes", 1 << 20));
+        // Relative to the config file's directory, not to wherever the agent was started.
+        c.state_dir = Poco::Path(Poco::Path(path).absolute().parent())
+                          .resolve(Poco::Path(ini->getString("agent.state_dir", "/var/lib/exed-agent")))
+                          .toString();
         Poco::Util::AbstractConfiguration::Keys keys;
         ini->keys("agent.commands", keys);
         for (auto& k : keys) c.commands[k] = ini->getString("agent.commands." + k);

@@ -24,6 +24,7 @@ struct AgentConfig {
     double heartbeat_s = 5;    // heartbeat interval
     double kill_grace_s = 2;   // TERM -> KILL on cancel/timeout
     size_t buffer_bytes = 1 << 20;  // output kept per node while disconnected
+    std::string state_dir;     // what must survive a restart (replay guard: state_dir/replay/)
 
     // The node names this process serves (one, or <name>-1 ... <name>-N).
     std::vector<std::string> node_names() const;

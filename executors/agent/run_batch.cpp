@@ -143,7 +143,10 @@ std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, con
     if (kind_ == RunKind::Ping) {
         frame = R"({"type":"ping","run_id":")" + run_id + "\"}";
     } else {
-        std::map<std::string, std::string> f{{"action", attach_ ? "attach" : "start"}, {"command", command},
+        // A resumed call sends `start` too: the agent attaches to a run it
+        // has, refuses one it ran and no longer keeps, and starts one exed
+        // never got to send before it died: each runs once.
+        std::map<std::string, std::string> f{{"action", "start"}, {"command", command},
                                              {"run_id", run_id}, {"node", h.node}};
         if (!argv_json.empty()) f["argv"] = argv_json;
         int64_t deadline = call_.deadline();

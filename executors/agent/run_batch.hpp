@@ -24,8 +24,10 @@ class RunBatch : public RunListener {
 public:
     // `run_ids`: the runs are named <run_ids><node> (stable for a job, so a
     // restarted exed can attach to them); "" names them by random UUIDs.
-    // `attach`: the runs were started by a lost call of this job: ask the
-    // agents to send everything again instead of starting anything.
+    // `attach`: this resumes a lost call of this job, some of whose runs
+    // may have started: wait for the nodes' agents to come back first. The
+    // same signed `start` goes out either way; an agent attaches to a run
+    // it has (and sends everything again), starts one it never got.
     RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind,
              std::string run_ids = "", bool attach = false);
     ~RunBatch() override;

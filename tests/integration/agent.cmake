@@ -7,6 +7,7 @@ add_executable(exed_agent_tests
   integration/agent_scale_test.cpp
   integration/agent_tls_test.cpp
   integration/agent_shovey_test.cpp
+  integration/agent_resume_test.cpp
 )
 target_link_libraries(exed_agent_tests PRIVATE exed_test_http Poco::Crypto)
 target_include_directories(exed_agent_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

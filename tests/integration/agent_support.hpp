@@ -64,7 +64,8 @@ public:
                  const std::string& commands = "") {
         conf_ = dir_.write("agent.conf", "[agent]\nserver = " + server + "\nname = " + name +
                                              "\npublic_key = " + public_key + "\ntoken_file = " + token_file +
-                                             "\nheartbeat = 0.5\nkill_grace = 1\n" + extra +
+                                             "\nheartbeat = 0.5\nkill_grace = 1\nstate_dir = " +
+                                             dir_.file("state") + "\n" + extra +
                                              "\n[agent.commands]\n" + commands);
     }
     ~AgentProcess() { stop(SIGTERM); }  // TERM: the agent ends its commands first
