@@ -235,6 +235,7 @@ bool ReplayGuard::commit(std::string& why) {
         return false;
     }
     ++syncs_;
+    records_ += queued_.size() / kRecord;
     file_bytes_ += queued_.size();
     queued_.clear();
     queued_runs_.clear();
@@ -250,6 +251,11 @@ bool ReplayGuard::commit(std::string& why) {
 size_t ReplayGuard::size() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return entries_.size();
+}
+
+uint64_t ReplayGuard::commands() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return records_;
 }
 
 uint64_t ReplayGuard::syncs() const {

@@ -45,7 +45,8 @@ public:
     bool commit(std::string& why);
 
     size_t size() const;
-    uint64_t syncs() const;  // fdatasyncs done (the cost of the guard)
+    uint64_t syncs() const;     // fdatasyncs done (the cost of the guard)
+    uint64_t commands() const;  // records made durable by them
 
     // Longest a started run id is kept: a job (and so its resume) lives
     // [runner] job_ttl, 7 days by default. At most kMaxRuns are kept, the
@@ -70,6 +71,7 @@ private:
     uint64_t file_bytes_ = 0;
     int64_t last_expire_ = 0;
     uint64_t syncs_ = 0;
+    uint64_t records_ = 0;
 };
 
 }  // namespace exed::agent
