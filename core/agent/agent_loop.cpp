@@ -282,15 +282,18 @@ void AgentLoop::attach_run(NodeLink& link, const Verdict& v) {
     }
     log_line(link.node() + ": exed attached to run " + v.run_id + (run->ended ? " (ended)" : " (running)"));
     // Under the run's lock: nothing it sends meanwhile gets ahead of the replay.
+    // The ack first (exed counts a run's messages from its ack on), then
+    // the marker, if any, then the rest.
     std::lock_guard<std::mutex> lock(run->mutex);
-    if (run->not_kept > 0) {
+    for (size_t i = 0; i < run->log.size(); ++i) {
+        link.send_run_message(v.run_id, run->log[i].first, run->log[i].second);
+        if (i > 0 || run->not_kept == 0) continue;
         auto marker = run_message("output", v.run_id);
         marker.set("stream", std::string("marker"));
         marker.set("data", "[exed agent: about " + std::to_string(run->not_kept) +
                                " bytes of this run's output were past what it keeps for a reattach]\n");
         link.send_run_message(v.run_id, json_of(marker), false);
     }
-    for (auto& [json, droppable] : run->log) link.send_run_message(v.run_id, json, droppable);
 }
 
 void AgentLoop::start_run(NodeLink& link, const Verdict& v) {

@@ -114,7 +114,21 @@ void RunBatch::handle(const std::string& run_id, const Poco::JSON::Object::Ptr& 
         r->set("state", std::string("nacked"));
         finish(h, r);
     } else if (type == "ack") {
+        // An attach replays a run from its ack: output kept from an earlier
+        // ack (buffered by the agent while exed was away) comes again.
+        if (h.acked) {
+            h.stdout_text.clear();
+            h.stderr_text.clear();
+            h.order.clear();
+        }
+        h.acked = true;
         h.ack_time = msg->optValue<std::string>("time", "");
+    } else if (!h.acked) {
+        // After exed's restart an agent first sends what it buffered while
+        // exed was away: the tail of a run whose head went to the dead exed.
+        // Taken as the result it would lose that head (an `end` with no
+        // output); the attach's replay that follows has all of it.
+        return;
     } else if (type == "output") {
         std::string stream = msg->optValue<std::string>("stream", "stdout");
         std::string data = msg->optValue<std::string>("data", "");
@@ -227,6 +241,16 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
         for (auto& n : lost)
             for (auto& [_, h] : runs_)
                 if (h.node == n && !h.done) h.lost_since = now;
+        for (auto& [id, h] : runs_) {
+            if (h.done || h.lost_since == Clock::time_point{} || kind_ == RunKind::Ping || !hub_.connected(h.node))
+                continue;
+            // The node is back. What its agent sent while the old connection
+            // died may have died with it (exed drops a silent node; frames in
+            // flight are lost): the same start again makes the agent send the
+            // run from its ack (or start it if the first start never got there).
+            h.lost_since = {};
+            start(h, frame_for(h, id, cmd, argv_json));
+        }
         for (auto& [_, h] : runs_) {
             if (h.done) continue;
             bool lost_too_long = h.lost_since != Clock::time_point{} && now - h.lost_since > grace &&

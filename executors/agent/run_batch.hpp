@@ -44,6 +44,7 @@ private:
     struct HostRun {
         std::string node;
         bool done = false;
+        bool acked = false;  // a run's output and end count from its ack on
         std::string stdout_text, stderr_text, ack_time;
         // (stream, bytes) per chunk as it came: the result's output_order,
         // so readers slice the output as the live chunks were (Shovey's stream).
