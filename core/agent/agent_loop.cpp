@@ -190,8 +190,9 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
     auto until = Clock::now() + std::chrono::duration<double>(config_.kill_grace_s + 3);
     while (running() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     // What the replay guard cost: accepted commands are grouped per loop pass.
-    log_line("replay guard: " + std::to_string(guard_.commands()) + " accepted command(s) made durable with " +
-             std::to_string(guard_.syncs()) + " fdatasync(s) since start");
+    log_line("replay guard: " + std::to_string(guard_.commands()) +
+             " record(s) (nonces, started run ids) made durable with " + std::to_string(guard_.syncs()) +
+             " fdatasync(s) since start");
 }
 
 void AgentLoop::handle(NodeLink& link, const std::string& text) {

@@ -46,7 +46,7 @@ public:
 
     size_t size() const;
     uint64_t syncs() const;     // fdatasyncs done (the cost of the guard)
-    uint64_t commands() const;  // records made durable by them
+    uint64_t commands() const;  // records (nonces, run ids) made durable by them
 
     // Longest a started run id is kept: a job (and so its resume) lives
     // [runner] job_ttl, 7 days by default. At most kMaxRuns are kept, the
