@@ -40,7 +40,8 @@ class Site:
         with open(conf, "w") as f:
             f.write(f"[agent]\nserver = http://127.0.0.1:{self.port}\nname = {name}\n"
                     f"public_key = {self.key}.pub\ntoken_file = {self.token_file}\n"
-                    f"instances = {instances}\nallow_exec = true\nstate_dir = state\n{extra}")
+                    f"instances = {instances}\nallow_exec = true\n"
+                    f"state_dir = {os.path.join(self.dir, name + '.state')}\n{extra}")
         log = open(os.path.join(self.dir, f"{name}.log"), "w")
         p = subprocess.Popen([self.ctx.exed_bin, "agent", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)

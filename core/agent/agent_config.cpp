@@ -64,9 +64,10 @@ AgentConfig load_agent_config(const std::string& path) {
             throw std::runtime_error("[agent] max_frame must be 1024..1073741824 bytes");
         c.max_frame = size_t(max_frame);
         c.frame_timeout_s = ini->getDouble("agent.frame_timeout", 10);
-        c.state_dir = ini->getString("agent.state_dir", c.state_dir);
-        if (Poco::Path(c.state_dir).isRelative())
-            c.state_dir = Poco::Path(Poco::Path(path).absolute().parent()).resolve(c.state_dir).toString();
+        // Relative to the config file's directory, not to wherever the agent was started.
+        c.state_dir = Poco::Path(Poco::Path(path).absolute().parent())
+                          .resolve(Poco::Path(ini->getString("agent.state_dir", "/var/lib/exed-agent")))
+                          .toString();
         Poco::Util::AbstractConfiguration::Keys keys;
         ini->keys("agent.commands", keys);
         for (auto& k : keys) c.commands[k] = ini->getString("agent.commands." + k);

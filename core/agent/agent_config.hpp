@@ -26,8 +26,9 @@ struct AgentConfig {
     size_t buffer_bytes = 1 << 20;  // output kept per node while disconnected
     size_t max_frame = 16 << 20;    // a frame from exed announcing more drops the connection
     double frame_timeout_s = 10;    // a frame from exed begun must be whole within this
-    // The node's own state (keys/<node>.pem, ...), made 0700; a relative
-    // path is relative to the config file's directory.
+    // What must survive a restart: the node keys (keys/<node>.pem) and the
+    // replay guard (replay/); made 0700. A relative path is relative to the
+    // config file's directory. One agent per state_dir (replay/lock).
     std::string state_dir = "/var/lib/exed-agent";
 
     // The node names this process serves (one, or <name>-1 ... <name>-N).

@@ -13,6 +13,7 @@
 #include <Poco/Timestamp.h>
 
 #include <algorithm>
+#include <ctime>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -57,7 +58,8 @@ void log_line(const std::string& line) { std::cerr << "exed agent: " << line << 
 
 }  // namespace
 
-AgentLoop::AgentLoop(const AgentConfig& config) : config_(config), verifier_(config) {
+AgentLoop::AgentLoop(const AgentConfig& config)
+    : config_(config), guard_(config.state_dir, log_line), verifier_(config, guard_) {
     auto tls = client_tls_context(config);  // one context for every link
     for (auto& n : config.node_names()) links_.push_back(std::make_unique<NodeLink>(config, n, tls));
     // New node keys reach the disk before they are used: one syncfs of the
@@ -203,6 +205,7 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
                 link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + jitter.next(800));
             }
         }
+        run_accepted();
     }
     {
         std::lock_guard<std::mutex> lock(runs_mutex_);
@@ -210,6 +213,10 @@ void AgentLoop::run(const std::atomic<bool>& stop) {
     }
     auto until = Clock::now() + std::chrono::duration<double>(config_.kill_grace_s + 3);
     while (running() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // What the replay guard cost: accepted commands are grouped per loop pass.
+    log_line("replay guard: " + std::to_string(guard_.commands()) +
+             " record(s) (nonces, started run ids) made durable with " + std::to_string(guard_.syncs()) +
+             " fdatasync(s) since start");
 }
 
 void AgentLoop::handle(NodeLink& link, const std::string& text) {
@@ -234,8 +241,7 @@ void AgentLoop::handle(NodeLink& link, const std::string& text) {
 }
 
 void AgentLoop::handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& msg) {
-    Verdict v = verifier_.verify(msg->getObject("fields"), msg->optValue<std::string>("signature", ""),
-                                 link.node());
+    Verdict v = verifier_.verify(msg, link.node());
     if (!v.ok) {
         log_line(link.node() + ": refused run " + v.run_id + ": " + v.reason);
         auto nack = run_message("nacked", v.run_id);
@@ -243,6 +249,31 @@ void AgentLoop::handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& ms
         link.send_run_message(v.run_id, json_of(nack), false);
         return;
     }
+    bool new_run = false;
+    if (v.action == "start")  // remembered for days: a resumed job's start never runs it twice
+        new_run = guard_.remember_run(link.node(), v.run_id,
+                                      int64_t(::time(nullptr)) + ReplayGuard::kRunKeepSeconds);
+    accepted_.push_back({&link, std::move(v), new_run});
+}
+
+void AgentLoop::run_accepted() {
+    if (accepted_.empty()) return;
+    std::string why;
+    bool durable = guard_.commit(why);  // one write + fdatasync for the whole pass
+    if (!durable) log_line(why + ": the commands of this pass do not run");
+    for (auto& a : accepted_) {
+        if (durable) {
+            dispatch(*a.link, a.verdict, a.new_run);
+            continue;
+        }
+        auto nack = run_message("nacked", a.verdict.run_id);
+        nack.set("reason", "the replay guard could not be written (" + why + "): nothing ran");
+        a.link->send_run_message(a.verdict.run_id, json_of(nack), false);
+    }
+    accepted_.clear();
+}
+
+void AgentLoop::dispatch(NodeLink& link, const Verdict& v, bool new_run) {
     const std::string key = link.node() + "/" + v.run_id;
     if (v.action == "cancel") {
         std::lock_guard<std::mutex> lock(runs_mutex_);
@@ -250,7 +281,20 @@ void AgentLoop::handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& ms
         return;
     }
     if (v.action == "attach") return attach_run(link, v);
-    start_run(link, v);
+    bool known = false;
+    {
+        std::lock_guard<std::mutex> lock(runs_mutex_);
+        known = runs_.count(key) > 0;
+    }
+    // A start for a run this agent holds (running or retained) is exed
+    // resuming a job it lost: the run goes on, exed gets all it sent.
+    if (known) return attach_run(link, v);
+    if (new_run) return start_run(link, v);
+    auto nack = run_message("nacked", v.run_id);
+    nack.set("reason", std::string("run_id already ran on this node (its output is no longer kept here): "
+                                   "not run again"));
+    log_line(link.node() + ": refused run " + v.run_id + ": it already ran here");
+    link.send_run_message(v.run_id, json_of(nack), false);
 }
 
 void AgentLoop::attach_run(NodeLink& link, const Verdict& v) {
@@ -268,15 +312,18 @@ void AgentLoop::attach_run(NodeLink& link, const Verdict& v) {
     }
     log_line(link.node() + ": exed attached to run " + v.run_id + (run->ended ? " (ended)" : " (running)"));
     // Under the run's lock: nothing it sends meanwhile gets ahead of the replay.
+    // The ack first (exed counts a run's messages from its ack on), then
+    // the marker, if any, then the rest.
     std::lock_guard<std::mutex> lock(run->mutex);
-    if (run->not_kept > 0) {
+    for (size_t i = 0; i < run->log.size(); ++i) {
+        link.send_run_message(v.run_id, run->log[i].first, run->log[i].second);
+        if (i > 0 || run->not_kept == 0) continue;
         auto marker = run_message("output", v.run_id);
         marker.set("stream", std::string("marker"));
         marker.set("data", "[exed agent: about " + std::to_string(run->not_kept) +
                                " bytes of this run's output were past what it keeps for a reattach]\n");
         link.send_run_message(v.run_id, json_of(marker), false);
     }
-    for (auto& [json, droppable] : run->log) link.send_run_message(v.run_id, json, droppable);
 }
 
 void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
@@ -285,14 +332,7 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
     {
         std::lock_guard<std::mutex> lock(runs_mutex_);
         forget_old_runs();
-        // An ended run's id may start again (a read-only op rerun by exed).
-        if (auto it = runs_.find(key); it != runs_.end() && it->second->ended) erase_run(it);
-        if (!runs_.emplace(key, run).second) {
-            auto nack = run_message("nacked", v.run_id);
-            nack.set("reason", std::string("run_id is already running"));
-            link.send_run_message(v.run_id, json_of(nack), false);
-            return;
-        }
+        runs_.emplace(key, run);  // dispatch() saw no such run; only this thread adds runs
     }
     auto ack = run_message("ack", v.run_id);
     ack.set("time", now_rfc3339());

@@ -6,6 +6,7 @@
 #include "agent/agent_config.hpp"
 #include "agent/command_verifier.hpp"
 #include "agent/node_link.hpp"
+#include "agent/replay_guard.hpp"
 
 #include <Poco/JSON/Object.h>
 
@@ -41,6 +42,15 @@ private:
     };
     void handle(NodeLink& link, const std::string& text);
     void handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& msg);
+    // The commands accepted during one loop pass run only once the replay
+    // guard has made their nonces and run ids durable: one commit per pass.
+    struct Accepted {
+        NodeLink* link;
+        Verdict verdict;
+        bool new_run;  // a start whose run id this node never started
+    };
+    void run_accepted();
+    void dispatch(NodeLink& link, const Verdict& v, bool new_run);
     void start_run(NodeLink& link, const Verdict& v);
     // Sends everything the run sent so far again, then its later messages
     // follow as they come; nacked when the run is unknown here.
@@ -53,7 +63,9 @@ private:
     size_t running() const;  // runs not yet ended
 
     const AgentConfig& config_;
+    ReplayGuard guard_;  // before verifier_, which uses it
     CommandVerifier verifier_;
+    std::vector<Accepted> accepted_;  // loop thread only
     std::vector<std::unique_ptr<NodeLink>> links_;
     mutable std::mutex runs_mutex_;
     std::map<std::string, std::shared_ptr<Run>> runs_;  // node/run_id -> run

@@ -12,17 +12,12 @@
 #include <Poco/Timestamp.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <sstream>
 
 namespace exed::agent {
 
-std::string canonical_text(const std::map<std::string, std::string>& fields) {
-    std::string out;
-    for (auto& [k, v] : fields) out += (out.empty() ? "" : "\n") + k + ": " + v;
-    return out;
-}
-
-CommandVerifier::CommandVerifier(const AgentConfig& config) : config_(config) {
+CommandVerifier::CommandVerifier(const AgentConfig& config, ReplayGuard& guard) : config_(config), guard_(guard) {
     try {
         key_ = std::make_unique<Poco::Crypto::RSAKey>(config.public_key, "", "");
     } catch (const Poco::Exception& e) {
@@ -43,15 +38,6 @@ bool CommandVerifier::signature_ok(const std::string& text, const std::string& s
     Poco::Crypto::RSADigestEngine engine(*key_, "SHA256");
     engine.update(text);
     return engine.verify(sig);
-}
-
-bool CommandVerifier::nonce_fresh(const std::string& node, const std::string& nonce) {
-    auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(nonce_mutex_);
-    for (auto it = nonces_.begin(); it != nonces_.end();)  // forget what left the window
-        it = it->second < now ? nonces_.erase(it) : std::next(it);
-    // Twice the window: a command stamped 15 min ahead stays refused until it is 15 min old.
-    return nonces_.emplace(node + "/" + nonce, now + std::chrono::seconds(2 * kWindowSeconds)).second;
 }
 
 void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
@@ -116,25 +102,48 @@ void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
     }
 }
 
-Verdict CommandVerifier::verify(const Poco::JSON::Object::Ptr& fields, const std::string& signature,
-                                const std::string& node) {
+Verdict CommandVerifier::verify(const Poco::JSON::Object::Ptr& msg, const std::string& node) {
     Verdict v;
-    std::map<std::string, std::string> f;
-    if (!fields) {
-        v.reason = "no fields";
+    v.run_id = msg->optValue<std::string>("run_id", "");  // where a refusal goes, nothing more
+    if (msg->has("fields") && !msg->has("payload")) {
+        // The 1.x form signed "key: value" lines, which two field sets can
+        // share (a value holding "\n"): refused, not kept beside.
+        if (auto old = msg->getObject("fields")) v.run_id = old->optValue<std::string>("run_id", v.run_id);
+        v.reason = "old command form: signed \"fields\" are no longer accepted (exed and agent must both sign payloads)";
         return v;
     }
-    for (auto& [k, val] : *fields) {
-        if (!val.isString()) {
-            v.reason = "field " + k + " is not a string";
-            return v;
-        }
-        f[k] = val.extract<std::string>();
+    auto payload = msg->get("payload");
+    auto signature = msg->get("signature");
+    if (!payload.isString() || !signature.isString()) {
+        v.reason = "a command needs a payload and a signature (strings)";
+        return v;
     }
-    const std::string text = canonical_text(f);  // before any f[...] adds a key
-    v.run_id = f["run_id"];
-    if (!signature_ok(text, signature)) {
+    const std::string text = payload.extract<std::string>();
+    // Sign what is sent, parse what was verified: nothing of the payload
+    // is looked at before its exact bytes are known to be exed's.
+    if (!signature_ok(text, signature.extract<std::string>())) {
         v.reason = "bad signature";
+        return v;
+    }
+    std::map<std::string, std::string> f;
+    try {
+        auto fields = Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+        if (!fields) throw std::runtime_error("not an object");
+        for (auto& [k, val] : *fields) {
+            if (!val.isString()) throw std::runtime_error("field " + k + " is not a string");
+            f[k] = val.extract<std::string>();
+        }
+    } catch (const std::exception& e) {
+        v.reason = std::string("payload is no JSON object of strings: ") + e.what();
+        return v;
+    }
+    if (f["domain"] != kCommandDomain) {
+        v.reason = "payload is not an exed agent command (domain '" + f["domain"].substr(0, 64) + "')";
+        return v;
+    }
+    if (f["run_id"] != v.run_id) {
+        v.reason = "run_id outside the payload differs from the signed one";
+        v.run_id = f["run_id"];
         return v;
     }
     v.action = f["action"];
@@ -160,7 +169,10 @@ Verdict CommandVerifier::verify(const Poco::JSON::Object::Ptr& fields, const std
         v.reason = "time is " + std::to_string(skew) + " s off (more than 15 min)";
         return v;
     }
-    if (f["nonce"].empty() || !nonce_fresh(node, f["nonce"])) {
+    // Remembered twice the window: a command stamped 15 min ahead stays
+    // refused until it is 15 min old.
+    if (f["nonce"].empty() ||
+        !guard_.remember_nonce(node, f["nonce"], int64_t(::time(nullptr)) + 2 * kWindowSeconds)) {
         v.reason = "nonce replayed";
         return v;
     }

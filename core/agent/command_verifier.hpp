@@ -1,10 +1,13 @@
 // Checks a command exed signed before anything of it runs: the RSA
-// PKCS#1 v1.5 / SHA-256 signature over the sorted "key: value" lines, the
-// node it is for, its time (within 15 min), its nonce (never seen within
-// that window) and that the command is allowed on this node.
+// PKCS#1 v1.5 / SHA-256 signature over the exact bytes of its payload (a
+// compact JSON object text, parsed only once verified), the payload's
+// domain tag, the node it is for, its time (within 15 min), its nonce
+// (never seen within that window, across restarts: ReplayGuard) and that
+// the command is allowed on this node.
 #pragma once
 
 #include "agent/agent_config.hpp"
+#include "agent/replay_guard.hpp"
 
 #include <Poco/Crypto/RSAKey.h>
 #include <Poco/JSON/Object.h>
@@ -18,8 +21,9 @@
 
 namespace exed::agent {
 
-// The text the signature covers: "key: value" lines sorted by key, joined by "\n".
-std::string canonical_text(const std::map<std::string, std::string>& fields);
+// The payload's domain tag (its "domain" field): a signature exed made for
+// anything else, or for another version of this form, never verifies as a command.
+inline constexpr const char* kCommandDomain = "exed-agent-command/2";
 
 struct Verdict {
     bool ok = false;
@@ -35,21 +39,22 @@ class CommandVerifier {
 public:
     static constexpr int kWindowSeconds = 15 * 60;
 
-    CommandVerifier(const AgentConfig& config);
+    CommandVerifier(const AgentConfig& config, ReplayGuard& guard);
 
-    // `fields` and `signature` as received; `node` is the connection's node.
-    Verdict verify(const Poco::JSON::Object::Ptr& fields, const std::string& signature,
-                   const std::string& node);
+    // `msg`: the command frame as received,
+    // {"type":"command","run_id":R,"payload":"<JSON text>","signature":"<base64>"}
+    // (run_id outside is only where to send a refusal; the signed one rules).
+    // `node` is the connection's node. An accepted nonce is queued in the
+    // guard: it is durable once the guard's next commit returned.
+    Verdict verify(const Poco::JSON::Object::Ptr& msg, const std::string& node);
 
 private:
     bool signature_ok(const std::string& text, const std::string& signature) const;
-    bool nonce_fresh(const std::string& node, const std::string& nonce);
     void allowed(Verdict& v, const std::string& argv_json) const;
 
     const AgentConfig& config_;
+    ReplayGuard& guard_;
     std::unique_ptr<Poco::Crypto::RSAKey> key_;
-    std::mutex nonce_mutex_;
-    std::map<std::string, std::chrono::steady_clock::time_point> nonces_;  // node/nonce -> expiry
 };
 
 }  // namespace exed::agent

@@ -130,8 +130,10 @@ public:
     }
 
     // sdk.h 1.3: a restarted exed (or plugin host) finishes a lost call of
-    // this job. The runs are named after the job, so the agents that still
-    // run them (or ran them, within 15 minutes) send all they sent again.
+    // this job. The runs are named after the job and sent as `start` again:
+    // the agents that still run them (or ran them, within 15 minutes) send
+    // all they sent again, those exed never reached start them, and an
+    // agent that ran one earlier refuses it (its replay guard): once each.
     std::string resume(exed::Call& call, const std::string& lost_json) override {
         auto lost = args_object(lost_json);
         std::string op = lost->optValue<std::string>("op", "");

@@ -20,11 +20,8 @@ namespace exed::agent_executor {
 
 namespace {
 
-std::string canonical_text(const std::map<std::string, std::string>& fields) {
-    std::string out;
-    for (auto& [k, v] : fields) out += (out.empty() ? "" : "\n") + k + ": " + v;
-    return out;
-}
+// The agent's CommandVerifier checks the same tag (plugins share no code with core/).
+constexpr const char* kCommandDomain = "exed-agent-command/2";
 
 // The private key file is created 0600 before anything is written to it.
 void create_key(const std::string& path) {
@@ -54,9 +51,9 @@ CommandSigner::CommandSigner(const std::string& key_path, const exed::Host& host
     }
 }
 
-std::string CommandSigner::signature(const std::map<std::string, std::string>& fields) const {
+std::string CommandSigner::signature(const std::string& bytes) const {
     Poco::Crypto::RSADigestEngine engine(*key_, "SHA256");
-    engine.update(canonical_text(fields));
+    engine.update(bytes);
     const auto& sig = engine.signature();
     std::ostringstream out;
     Poco::Base64Encoder b64(out);
@@ -67,12 +64,18 @@ std::string CommandSigner::signature(const std::map<std::string, std::string>& f
 }
 
 std::string CommandSigner::signed_command(const std::map<std::string, std::string>& fields) const {
+    if (fields.count("domain")) throw Error("a command field may not be named 'domain'");
+    Poco::JSON::Object payload;
+    payload.set("domain", std::string(kCommandDomain));
+    for (auto& [k, v] : fields) payload.set(k, v);
+    std::ostringstream text;
+    payload.stringify(text);  // compact: these bytes are what is signed and sent
     Poco::JSON::Object msg;
-    Poco::JSON::Object::Ptr f = new Poco::JSON::Object;
-    for (auto& [k, v] : fields) f->set(k, v);
     msg.set("type", std::string("command"));
-    msg.set("fields", f);
-    msg.set("signature", signature(fields));
+    auto run_id = fields.find("run_id");
+    msg.set("run_id", run_id == fields.end() ? std::string() : run_id->second);
+    msg.set("payload", text.str());
+    msg.set("signature", signature(text.str()));
     std::ostringstream s;
     msg.stringify(s);
     return s.str();

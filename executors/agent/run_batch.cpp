@@ -119,7 +119,21 @@ void RunBatch::handle(const std::string& from, const std::string& run_id, const 
         r->set("state", std::string("nacked"));
         finish(h, r);
     } else if (type == "ack") {
+        // An attach replays a run from its ack: output kept from an earlier
+        // ack (buffered by the agent while exed was away) comes again.
+        if (h.acked) {
+            h.stdout_text.clear();
+            h.stderr_text.clear();
+            h.order.clear();
+        }
+        h.acked = true;
         h.ack_time = msg->optValue<std::string>("time", "");
+    } else if (!h.acked) {
+        // After exed's restart an agent first sends what it buffered while
+        // exed was away: the tail of a run whose head went to the dead exed.
+        // Taken as the result it would lose that head (an `end` with no
+        // output); the attach's replay that follows has all of it.
+        return;
     } else if (type == "output") {
         std::string stream = msg->optValue<std::string>("stream", "stdout");
         std::string data = msg->optValue<std::string>("data", "");
@@ -148,7 +162,10 @@ std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, con
     if (kind_ == RunKind::Ping) {
         frame = R"({"type":"ping","run_id":")" + run_id + "\"}";
     } else {
-        std::map<std::string, std::string> f{{"action", attach_ ? "attach" : "start"}, {"command", command},
+        // A resumed call sends `start` too: the agent attaches to a run it
+        // has, refuses one it ran and no longer keeps, and starts one exed
+        // never got to send before it died: each runs once.
+        std::map<std::string, std::string> f{{"action", "start"}, {"command", command},
                                              {"run_id", run_id}, {"node", h.node}};
         if (!argv_json.empty()) f["argv"] = argv_json;
         int64_t deadline = call_.deadline();
@@ -229,6 +246,16 @@ std::string RunBatch::run(const std::vector<std::string>& targets, const std::st
         for (auto& n : lost)
             for (auto& [_, h] : runs_)
                 if (h.node == n && !h.done) h.lost_since = now;
+        for (auto& [id, h] : runs_) {
+            if (h.done || h.lost_since == Clock::time_point{} || kind_ == RunKind::Ping || !hub_.connected(h.node))
+                continue;
+            // The node is back. What its agent sent while the old connection
+            // died may have died with it (exed drops a silent node; frames in
+            // flight are lost): the same start again makes the agent send the
+            // run from its ack (or start it if the first start never got there).
+            h.lost_since = {};
+            start(h, frame_for(h, id, cmd, argv_json));
+        }
         for (auto& [_, h] : runs_) {
             if (h.done) continue;
             bool lost_too_long = h.lost_since != Clock::time_point{} && now - h.lost_since > grace &&

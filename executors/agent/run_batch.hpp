@@ -24,8 +24,10 @@ class RunBatch : public RunListener {
 public:
     // `run_ids`: the runs are named <run_ids><node> (stable for a job, so a
     // restarted exed can attach to them); "" names them by random UUIDs.
-    // `attach`: the runs were started by a lost call of this job: ask the
-    // agents to send everything again instead of starting anything.
+    // `attach`: this resumes a lost call of this job, some of whose runs
+    // may have started: wait for the nodes' agents to come back first. The
+    // same signed `start` goes out either way; an agent attaches to a run
+    // it has (and sends everything again), starts one it never got.
     RunBatch(AgentHub& hub, const CommandSigner& signer, exed::Call& call, RunKind kind,
              std::string run_ids = "", bool attach = false);
     ~RunBatch() override;
@@ -42,6 +44,7 @@ private:
     struct HostRun {
         std::string node;
         bool done = false;
+        bool acked = false;  // a run's output and end count from its ack on
         std::string stdout_text, stderr_text, ack_time;
         // (stream, bytes) per chunk as it came: the result's output_order,
         // so readers slice the output as the live chunks were (Shovey's stream).

@@ -11,6 +11,7 @@ add_executable(exed_agent_tests
   integration/agent_shovey_test.cpp
   integration/agent_commands_test.cpp
   integration/agent_identity_test.cpp
+  integration/agent_resume_test.cpp
 )
 target_link_libraries(exed_agent_tests PRIVATE exed_test_http Poco::Crypto)
 target_include_directories(exed_agent_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

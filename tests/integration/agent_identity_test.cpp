@@ -274,7 +274,7 @@ TEST_CASE("agent identity: an impostor with the right token and another key is r
     auto nodes = nodes_of(port);
     REQUIRE(nodes.count("web1"));
     CHECK(nodes["web1"]->getValue<std::string>("fingerprint") ==
-          openssl_fingerprint(shared_state_dir() + "/keys/web1.pub.pem"));
+          openssl_fingerprint(shared_keys_dir() + "/web1.pub.pem"));
     CHECK(nodes["web1"]->getValue<bool>("connected"));
 }
 

@@ -57,11 +57,19 @@ public:
         }, 20);
     }
 
-    std::string signature(const Fields& f, Poco::Crypto::RSAKey* other = nullptr) {
-        std::string text;
-        for (auto& [k, v] : f) text += (text.empty() ? "" : "\n") + k + ": " + v;
+    // The payload exed signs: the fields as one compact JSON object with its domain tag.
+    static std::string payload(const Fields& f) {
+        Poco::JSON::Object o;
+        o.set("domain", std::string("exed-agent-command/2"));
+        for (auto& [k, v] : f) o.set(k, v);
+        std::ostringstream s;
+        o.stringify(s);
+        return s.str();
+    }
+
+    std::string sign_bytes(const std::string& bytes, Poco::Crypto::RSAKey* other = nullptr) {
         Poco::Crypto::RSADigestEngine engine(other ? *other : key_, "SHA256");
-        engine.update(text);
+        engine.update(bytes);
         auto& sig = engine.signature();
         std::ostringstream out;
         Poco::Base64Encoder b64(out);
@@ -71,7 +79,33 @@ public:
         return out.str();
     }
 
+    std::string signature(const Fields& f, Poco::Crypto::RSAKey* other = nullptr) {
+        return sign_bytes(payload(f), other);
+    }
+
+    static std::string frame_of(const std::string& run_id, const std::string& payload, const std::string& signature) {
+        Poco::JSON::Object msg;
+        msg.set("type", std::string("command"));
+        msg.set("run_id", run_id);
+        msg.set("payload", payload);
+        msg.set("signature", signature);
+        std::ostringstream s;
+        msg.stringify(s);
+        return s.str();
+    }
+
     static std::string frame(const Fields& f, const std::string& signature) {
+        return frame_of(f.count("run_id") ? f.at("run_id") : "", payload(f), signature);
+    }
+
+    // The 1.x form, as an attacker may have captured it: sorted "key: value"
+    // lines signed, the fields sent as an object.
+    std::string old_signature(const Fields& f) {
+        std::string text;
+        for (auto& [k, v] : f) text += (text.empty() ? "" : "\n") + k + ": " + v;
+        return sign_bytes(text);
+    }
+    static std::string old_frame(const Fields& f, const std::string& signature) {
         Poco::JSON::Object msg;
         Poco::JSON::Object::Ptr fields = new Poco::JSON::Object;
         for (auto& [k, v] : f) fields->set(k, v);
@@ -81,6 +115,12 @@ public:
         std::ostringstream s;
         msg.stringify(s);
         return s.str();
+    }
+
+    // The agent went away: wait_agent() then waits for its next connection.
+    void forget_agent() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ws_.reset();
     }
 
     void send(const std::string& text) {
@@ -243,4 +283,126 @@ TEST_CASE("with allow_exec off the agent refuses any argv that is no named comma
     exed.send(StandInExed::frame(f, exed.signature(f)));
     CHECK(reason_of(exed.answer(f.at("run_id"))).find("command not allowed") != std::string::npos);
     CHECK(!file_exists(marks.file("exec-ran")));
+}
+
+// Issue 24, item 1: the 1.x signed text was ambiguous. With the nonce set
+// to "<nonce>\nrun_id: <run_id>" and run_id deleted, the sorted lines were
+// the same bytes, so a captured command ran again under a "fresh" nonce.
+TEST_CASE("a captured command re-split into other fields never runs again") {
+    StandInExed exed;
+    TempDir marks;
+    std::string token = marks.write("token", kAgentToken + "\n");
+    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = true");
+    agent.start();
+    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+
+    // The issue's attack on a captured 1.x command: same signed text, other fields.
+    auto f = exec_fields("node1", marks.file("old-form-ran"));
+    std::string captured_sig = exed.old_signature(f);
+    Fields resplit = f;
+    resplit["nonce"] = f.at("nonce") + "\nrun_id: " + f.at("run_id");
+    resplit.erase("run_id");
+    REQUIRE(exed.old_signature(resplit) == captured_sig);  // the ambiguity itself
+    exed.send(StandInExed::old_frame(resplit, captured_sig));
+    auto refused = exed.answer("");
+    REQUIRE_MESSAGE(refused, agent.log());
+    CHECK(refused->getValue<std::string>("type") == "nacked");
+    CHECK(!file_exists(marks.file("old-form-ran")));
+
+    // The form that replaced it: a command that ran, captured...
+    auto ok = exec_fields("node1", marks.file("ran"));
+    std::string sig = exed.signature(ok);
+    exed.send(StandInExed::frame(ok, sig));
+    auto end = exed.answer(ok.at("run_id"));
+    REQUIRE_MESSAGE(end, agent.log());
+    CHECK(end->getValue<std::string>("type") == "end");
+    REQUIRE(file_exists(marks.file("ran")));
+    REQUIRE(std::remove(marks.file("ran").c_str()) == 0);
+
+    // ...then re-split the same way under its signature: other bytes, refused.
+    Fields moved = ok;
+    moved["nonce"] = ok.at("nonce") + "\nrun_id: " + ok.at("run_id");
+    moved.erase("run_id");
+    exed.send(StandInExed::frame_of(ok.at("run_id"), StandInExed::payload(moved), sig));
+    CHECK(reason_of(exed.answer(ok.at("run_id"))) == "bad signature");
+    // The same fields written another way (key order, blanks) are other bytes too.
+    std::string reordered = StandInExed::payload(ok);
+    reordered.insert(1, " ");
+    exed.send(StandInExed::frame_of(ok.at("run_id"), reordered, sig));
+    CHECK(reason_of(exed.answer(ok.at("run_id"))) == "bad signature");
+    // The captured payload under another (unsigned) run_id, or with fields
+    // beside it: the signed payload rules, and its nonce was seen.
+    std::string other_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    exed.send(StandInExed::frame_of(other_id, StandInExed::payload(ok), sig));
+    CHECK(reason_of(exed.answer(ok.at("run_id"))).find("differs from the signed one") != std::string::npos);
+    Fields fresh = ok;
+    fresh["nonce"] = "a-fresh-nonce";
+    Poco::JSON::Object both;
+    both.set("type", std::string("command"));
+    both.set("run_id", ok.at("run_id"));
+    both.set("payload", StandInExed::payload(ok));
+    both.set("signature", sig);
+    Poco::JSON::Object::Ptr extra = new Poco::JSON::Object;
+    for (auto& [k, v] : fresh) extra->set(k, v);
+    both.set("fields", extra);
+    std::ostringstream text;
+    both.stringify(text);
+    exed.send(text.str());
+    CHECK(reason_of(exed.answer(ok.at("run_id"))) == "nonce replayed");
+    CHECK(!file_exists(marks.file("ran")));
+}
+
+// Issue 24, item 2: seen nonces were kept in memory only, so a captured
+// command ran again once the agent had restarted, within its 15 minutes.
+TEST_CASE("a command replayed after the agent restarted is refused, and so is its run id") {
+    StandInExed exed;
+    TempDir marks;
+    std::string token = marks.write("token", kAgentToken + "\n");
+    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = true");
+    agent.start();
+    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    auto ok = exec_fields("node1", marks.file("ran"));
+    std::string captured = StandInExed::frame(ok, exed.signature(ok));
+    exed.send(captured);
+    auto end = exed.answer(ok.at("run_id"));
+    REQUIRE_MESSAGE(end, agent.log());
+    CHECK(end->getValue<std::string>("type") == "end");
+    REQUIRE(std::remove(marks.file("ran").c_str()) == 0);
+
+    auto restart = [&] {
+        agent.stop(SIGKILL);  // no goodbye: what was not on disk is lost
+        exed.forget_agent();
+        agent.start();
+        REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    };
+    restart();
+    exed.send(captured);
+    CHECK(reason_of(exed.answer(ok.at("run_id"))) == "nonce replayed");
+    // A new nonce for a run id it ran (exed resuming a job it lost, after
+    // the run left the agent's memory): refused, not run again.
+    auto again = ok;
+    again["nonce"] = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    exed.send(StandInExed::frame(again, exed.signature(again)));
+    CHECK(reason_of(exed.answer(ok.at("run_id"))).find("already ran") != std::string::npos);
+    CHECK(!file_exists(marks.file("ran")));
+
+    // A damaged guard file (a record cut short, a line of garbage) does not
+    // stop the agent, and the records it can read still hold.
+    std::string log = agent.dir().file("state/replay/seen.log");
+    REQUIRE(file_exists(log));
+    {
+        std::ofstream damage(log, std::ios::app);
+        damage << "garbage that is no record\nr 0000000";
+    }
+    restart();
+    exed.send(captured);
+    CHECK(reason_of(exed.answer(ok.at("run_id"))) == "nonce replayed");
+    CHECK(!file_exists(marks.file("ran")));
+    CHECK(agent.log().find("skipped 1 unreadable record") != std::string::npos);
+    auto next = exec_fields("node1", marks.file("next-ran"));
+    exed.send(StandInExed::frame(next, exed.signature(next)));
+    auto next_end = exed.answer(next.at("run_id"));
+    REQUIRE_MESSAGE(next_end, agent.log());
+    CHECK(next_end->getValue<std::string>("type") == "end");
+    CHECK(file_exists(marks.file("next-ran")));
 }

@@ -9,6 +9,8 @@
 #include "support/procs.hpp"
 #include "support/temp_dir.hpp"
 
+#include <Poco/File.h>
+
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -60,9 +62,15 @@ struct AgentSite {
     }
 };
 
-inline const std::string& shared_state_dir() {
+// The node keys of every agent of this test binary: a node name keeps its
+// key when a test starts its agent again, as on a real node.
+inline const std::string& shared_keys_dir() {
     static TempDir dir;
-    static const std::string path = dir.file("agent-state");
+    static const std::string path = [] {
+        std::string p = dir.file("agent-keys");
+        Poco::File(p).createDirectories();
+        return p;
+    }();
     return path;
 }
 
@@ -73,10 +81,18 @@ public:
     AgentProcess(const std::string& server, const std::string& name, const std::string& public_key,
                  const std::string& token_file, const std::string& extra = "",
                  const std::string& commands = "") {
-        // One state_dir for every agent of this test binary (unless `extra`
-        // names one): a node name keeps its key when a test starts its agent
-        // again, as on a real node.
-        std::string state = extra.find("state_dir") == std::string::npos ? "state_dir = " + shared_state_dir() + "\n" : "";
+        // A state_dir per process (an agent locks its own: replay/lock), whose
+        // keys/ are the binary's shared node keys (unless `extra` names a
+        // state_dir).
+        std::string state;
+        if (extra.find("state_dir") == std::string::npos) {
+            std::string dir = dir_.file("state");
+            Poco::File(dir).createDirectories();
+            Poco::File(shared_keys_dir()).createDirectories();
+            if (::symlink(shared_keys_dir().c_str(), (dir + "/keys").c_str()) != 0)
+                throw std::runtime_error("cannot link " + dir + "/keys");
+            state = "state_dir = " + dir + "\n";
+        }
         conf_ = dir_.write("agent.conf", "[agent]\nserver = " + server + "\nname = " + name +
                                              "\npublic_key = " + public_key + "\ntoken_file = " + token_file +
                                              "\nheartbeat = 0.5\nkill_grace = 1\n" + state + extra +
