@@ -10,6 +10,8 @@
 #include "support/temp_dir.hpp"
 
 #include <Poco/File.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
 
 #include <chrono>
 #include <fstream>
@@ -138,8 +140,21 @@ private:
 };
 
 // GET /target?pattern=... as a sorted list in JSON text.
+// The CONNECTED nodes matching `pattern`, as /target's JSON array of names
+// (["web1","web2"]). /target itself lists every known node, connected or
+// not (issue 24, item 8): its detail form says which are up.
 inline std::string listed(int port, const std::string& pattern) {
-    return http("GET", port, "/target?pattern=" + q(pattern)).body;
+    auto r = http("GET", port, "/target?detail=1&pattern=" + q(pattern));
+    if (r.status != 200) return r.body;
+    Poco::JSON::Array up;
+    auto all = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Array::Ptr>();
+    for (size_t i = 0; i < all->size(); ++i) {
+        auto node = all->getObject(unsigned(i));
+        if (node->getValue<std::string>("state") == "up") up.add(node->getValue<std::string>("name"));
+    }
+    std::ostringstream out;
+    up.stringify(out);
+    return out.str();
 }
 
 // SIGKILLs the process group of the process whose argv joined is `cmdline`.

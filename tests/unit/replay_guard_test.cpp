@@ -57,7 +57,12 @@ TEST_CASE("replay guard: what it committed survives a restart, damage is skipped
         std::ofstream damage(state + "/replay/seen.log", std::ios::app);
         damage << "n 99999999999 not-a-record\nr 0000";  // garbage, then a record cut short
     }
+    {
     ReplayGuard again(state, log);
+    // One agent per state_dir: a second guard on it while this one lives
+    // (another agent process) does not start.
+    CHECK_THROWS_WITH_AS(ReplayGuard(state, log), doctest::Contains("in use by another exed agent"),
+                         std::runtime_error);
     CHECK(again.size() == 4);
     CHECK(!again.remember_nonce("web1", "n1", in_s(600)));
     CHECK(!again.remember_nonce("web2", "n1", in_s(600)));
@@ -73,6 +78,7 @@ TEST_CASE("replay guard: what it committed survives a restart, damage is skipped
     // The damage was rewritten away: appends do not glue onto half a line.
     std::string why;
     REQUIRE(again.commit(why));
+    }  // the agent stops: its lock goes with it
     said.clear();
     ReplayGuard third(state, log);
     CHECK(third.size() == 5);
@@ -93,7 +99,23 @@ TEST_CASE("replay guard: expired records leave and the file is compacted") {
     CHECK(!guard.remember_nonce("n", "live", in_s(600)));
     CHECK(guard.remember_nonce("n", "old-1", in_s(600)));  // out of the window: new again
     REQUIRE(guard.commit(why));
+}
+
+TEST_CASE("replay guard: a compacted file holds what was live across a restart") {
+    TempDir dir;
+    std::string state = dir.file("state");
+    std::string why;
+    {
+        ReplayGuard guard(state, [](const std::string&) {});
+        for (int i = 0; i < 13000; ++i) guard.remember_nonce("n", "old-" + std::to_string(i), in_s(-1));
+        guard.remember_nonce("n", "live", in_s(600));
+        REQUIRE_MESSAGE(guard.commit(why), why);
+        CHECK(size_of(state + "/replay/seen.log") < 1000);
+        CHECK(guard.remember_nonce("n", "old-1", in_s(600)));
+        REQUIRE(guard.commit(why));
+    }
     ReplayGuard reopened(state, [](const std::string&) {});
     CHECK(reopened.size() == 2);
     CHECK(!reopened.remember_nonce("n", "old-1", in_s(600)));
+    CHECK(!reopened.remember_nonce("n", "live", in_s(600)));
 }
