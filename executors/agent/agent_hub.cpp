@@ -75,8 +75,16 @@ void AgentHub::watch_keys() {
         std::vector<std::shared_ptr<Connection>> expel;
         {
             std::lock_guard<std::mutex> lock(table_mutex_);
-            accepted_.emplace();
-            for (auto& [name, _] : accepted) accepted_->insert(name);
+            std::set<std::string> names;
+            for (auto& [name, _] : accepted) names.insert(name);
+            // A node accepted and listed while this read was on its way is
+            // known even if the read missed it (it may disconnect before the
+            // next one).
+            for (auto it = vouched_.begin(); it != vouched_.end();) {
+                if (it->second >= asked_at) names.insert((it++)->first);
+                else it = vouched_.erase(it);
+            }
+            accepted_ = std::move(names);
             for (auto& [name, c] : by_node_) {
                 auto it = accepted.find(name);
                 if (c->listed_at < asked_at && (it == accepted.end() || it->second != c->fingerprint))
@@ -337,6 +345,9 @@ void AgentHub::list(const std::shared_ptr<Connection>& c) {
         old = slot;
         slot = c;
         gone_.erase(c->node);
+        // The registry said accepted just now (greet): known from here on.
+        vouched_[c->node] = Clock::now();
+        if (accepted_) accepted_->insert(c->node);
     }
     if (!old) return;
     // The same node dialled again: the new socket wins, the old one closes

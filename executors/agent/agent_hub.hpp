@@ -114,6 +114,9 @@ private:
     std::map<std::string, std::shared_ptr<Connection>> by_node_;
     std::map<std::string, int64_t> gone_;  // dropped nodes -> last frame (unix s); bounded
     std::optional<std::set<std::string>> accepted_;  // the registry's accepted names, once read
+    // Nodes listed (their key accepted) since a registry read began: kept
+    // known until a read that began after them includes or drops them.
+    std::map<std::string, std::chrono::steady_clock::time_point> vouched_;
     std::vector<std::shared_ptr<Connection>> adopted_;  // waiting for the reactor to poll them
     std::map<Poco::Net::SocketImpl*, std::shared_ptr<Connection>> by_socket_;  // reactor's own
 

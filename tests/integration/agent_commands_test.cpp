@@ -161,7 +161,7 @@ TEST_CASE("agent executor: a known node whose agent is disconnected is unreachab
     // A node never seen is still no host.
     CHECK(http("GET", port, "/ping?target=web3").status == 404);
 
-    CHECK(listed(port, "*") == R"(["web1","web2"])");  // EXEd's shape: names, the known ones
+    CHECK(http("GET", port, "/target").body == R"(["web1","web2"])");  // EXEd's shape: names, the known ones
     CHECK((target_states(port) == std::map<std::string, std::string>{{"web1", "up"}, {"web2", "down"}}));
 
     // Shovey: the node is known and counts down.
@@ -169,6 +169,19 @@ TEST_CASE("agent executor: a known node whose agent is disconnected is unreachab
     auto doc = wait_job(port, id, "complete", 30);
     CHECK((nodes_in(doc, "succeeded") == std::vector<std::string>{"web1"}));
     CHECK((nodes_in(doc, "down") == std::vector<std::string>{"web2"}));
+
+    // A restarted exed has never seen web2 connect: it knows it from the
+    // node registry (accepted), so web2 is still a host, and unreachable.
+    exed.stop();
+    exed.start();
+    port = exed.port();
+    REQUIRE(wait_until([&] { return listed(port, "*") == R"(["web1"])"; }, 20));
+    CHECK(eventually([&] {
+        return target_states(port) == std::map<std::string, std::string>{{"web1", "up"}, {"web2", "down"}};
+    }, 10));
+    r = http("GET", port, "/ping?target=*");
+    CHECK(status_of(r, "web1") == 0);
+    CHECK_MESSAGE(status_of(r, "web2") == 3, r.body);
 }
 
 TEST_CASE("agent executor: [api] secret_args = cmd masks the argv split from cmd") {

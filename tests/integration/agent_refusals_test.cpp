@@ -195,16 +195,28 @@ std::string reason_of(const Poco::JSON::Object::Ptr& answer) {
     return answer->optValue<std::string>("reason", "");
 }
 
-}  // namespace
-
-TEST_CASE("the agent runs only commands exed signed for it, now, once, and allowed") {
+// A stand-in exed and one agent, node1, dialled in and said hello; `marks`
+// holds the files its commands touch.
+struct AgentOnStandIn {
     StandInExed exed;
     TempDir marks;
     std::string token = marks.write("token", kAgentToken + "\n");
-    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = true",
-                       "named = touch " + marks.file("named-ran") + "\n");
-    agent.start();
-    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    AgentProcess agent;
+    explicit AgentOnStandIn(const std::string& extra,
+                            const std::function<std::string(const TempDir&)>& commands = nullptr)
+        : agent(exed.url(), "node1", exed.public_key(), token, extra, commands ? commands(marks) : "") {
+        agent.start();
+        REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the agent runs only commands exed signed for it, now, once, and allowed") {
+    AgentOnStandIn site("allow_exec = true", [](const TempDir& m) { return "named = touch " + m.file("named-ran") + "\n"; });
+    StandInExed& exed = site.exed;
+    TempDir& marks = site.marks;
+    AgentProcess& agent = site.agent;
 
     // The harness works: a correctly signed command runs.
     auto ok = exec_fields("node1", marks.file("valid-ran"));
@@ -273,12 +285,10 @@ TEST_CASE("the agent runs only commands exed signed for it, now, once, and allow
 }
 
 TEST_CASE("with allow_exec off the agent refuses any argv that is no named command") {
-    StandInExed exed;
-    TempDir marks;
-    std::string token = marks.write("token", kAgentToken + "\n");
-    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = false");
-    agent.start();
-    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    AgentOnStandIn site("allow_exec = false");
+    StandInExed& exed = site.exed;
+    TempDir& marks = site.marks;
+    AgentProcess& agent = site.agent;
     auto f = exec_fields("node1", marks.file("exec-ran"));
     exed.send(StandInExed::frame(f, exed.signature(f)));
     CHECK(reason_of(exed.answer(f.at("run_id"))).find("command not allowed") != std::string::npos);
@@ -289,12 +299,10 @@ TEST_CASE("with allow_exec off the agent refuses any argv that is no named comma
 // to "<nonce>\nrun_id: <run_id>" and run_id deleted, the sorted lines were
 // the same bytes, so a captured command ran again under a "fresh" nonce.
 TEST_CASE("a captured command re-split into other fields never runs again") {
-    StandInExed exed;
-    TempDir marks;
-    std::string token = marks.write("token", kAgentToken + "\n");
-    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = true");
-    agent.start();
-    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    AgentOnStandIn site("allow_exec = true");
+    StandInExed& exed = site.exed;
+    TempDir& marks = site.marks;
+    AgentProcess& agent = site.agent;
 
     // The issue's attack on a captured 1.x command: same signed text, other fields.
     auto f = exec_fields("node1", marks.file("old-form-ran"));
@@ -355,12 +363,10 @@ TEST_CASE("a captured command re-split into other fields never runs again") {
 // Issue 24, item 2: seen nonces were kept in memory only, so a captured
 // command ran again once the agent had restarted, within its 15 minutes.
 TEST_CASE("a command replayed after the agent restarted is refused, and so is its run id") {
-    StandInExed exed;
-    TempDir marks;
-    std::string token = marks.write("token", kAgentToken + "\n");
-    AgentProcess agent(exed.url(), "node1", exed.public_key(), token, "allow_exec = true");
-    agent.start();
-    REQUIRE_MESSAGE(exed.wait_agent(), agent.log());
+    AgentOnStandIn site("allow_exec = true");
+    StandInExed& exed = site.exed;
+    TempDir& marks = site.marks;
+    AgentProcess& agent = site.agent;
     auto ok = exec_fields("node1", marks.file("ran"));
     std::string captured = StandInExed::frame(ok, exed.signature(ok));
     exed.send(captured);
