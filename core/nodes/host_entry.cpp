@@ -64,6 +64,12 @@ int serve_request(const std::string& request_json, std::string& out) {
     std::string op = req->optValue<std::string>("op", "");
     std::string node = req->optValue<std::string>("node", "");
     try {
+        if (op == "version") {
+            Poco::JSON::Object o;
+            o.set("version", registry->version());
+            out = json_string(o);
+            return EXED_OK;
+        }
         if (op == "list") {
             Poco::JSON::Array list;
             for (auto& r : registry->list()) list.add(record_json(r));

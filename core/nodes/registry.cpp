@@ -13,6 +13,9 @@ namespace exed::nodes {
 namespace {
 
 const std::string kIndex = "exed:nodes";
+// Bumped by every change of a record's key or state (not by last_seen): a
+// listener polls it (one GET) and reads the whole list only when it moved.
+const std::string kVersion = "exed:nodes:version";
 std::string key_of(const std::string& name) { return "exed:node:" + name; }
 
 // One step, so two connections presenting keys for a new name at once
@@ -26,6 +29,7 @@ if not fp then
   redis.call('HSET', KEYS[1], 'state', state, 'public_key', ARGV[2], 'fingerprint', ARGV[3],
              'first_seen', ARGV[4], 'last_seen', ARGV[4])
   redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('INCR', KEYS[3])
   return state
 end
 if fp ~= ARGV[3] then return 'mismatch' end
@@ -33,6 +37,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'pending' and ARGV[5] == '1' then
   state = 'accepted'
   redis.call('HSET', KEYS[1], 'state', state)
+  redis.call('INCR', KEYS[3])
 end
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
 return state
@@ -41,11 +46,13 @@ return state
 const jobs::Script kSetState(R"(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
+redis.call('INCR', KEYS[2])
 return 1
 )");
 
 const jobs::Script kRemove(R"(
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[3])
 return redis.call('DEL', KEYS[1])
 )");
 
@@ -89,7 +96,7 @@ bool valid_node_name(const std::string& name) {
 
 Verdict Registry::present(const std::string& name, const std::string& pem, std::string& fp) {
     fp = nodes::fingerprint(pem);
-    auto r = kPresent.run(pool_, {key_of(name), kIndex},
+    auto r = kPresent.run(pool_, {key_of(name), kIndex, kVersion},
                           {name, pem, fp, std::to_string(::time(nullptr)), auto_accept_ ? "1" : "0",
                            std::to_string(kMaxNodes)});
     std::string s = r.text();
@@ -120,11 +127,17 @@ std::optional<NodeRecord> Registry::get(const std::string& name) {
 }
 
 bool Registry::set_state(const std::string& name, const std::string& state) {
-    return kSetState.run(pool_, {key_of(name)}, {state}).num() == 1;
+    return kSetState.run(pool_, {key_of(name), kVersion}, {state}).num() == 1;
 }
 
 bool Registry::remove(const std::string& name) {
-    return kRemove.run(pool_, {key_of(name), kIndex}, {name}).num() > 0;
+    return kRemove.run(pool_, {key_of(name), kIndex, kVersion}, {name}).num() > 0;
+}
+
+int64_t Registry::version() {
+    redis::Command c("GET");
+    c << kVersion;
+    return number(pool_.run(c).text());
 }
 
 }  // namespace exed::nodes

@@ -49,6 +49,9 @@ public:
     Verdict present(const std::string& name, const std::string& public_key_pem, std::string& fingerprint);
 
     std::vector<NodeRecord> list();  // sorted by name
+    // Moves with every change of a key or state (0: none yet): whoever
+    // keeps a copy of the list reads it again only when this moved.
+    int64_t version();
     std::optional<NodeRecord> get(const std::string& name);
     // accept / reject: false when the name has no record.
     bool set_state(const std::string& name, const std::string& state);

@@ -121,6 +121,17 @@ Greeting check_hello(const exed::Host& host, const std::string& node, const std:
     return refused(state.empty() ? "invalid" : state, "the node registry refused " + node + " (" + state + ")", fp);
 }
 
+int64_t registry_version(const exed::Host& host) {
+    try {
+        auto answer =
+            Poco::JSON::Parser().parse(host.node_registry(R"({"op":"version"})")).extract<Poco::JSON::Object::Ptr>();
+        if (answer && answer->has("version")) return answer->getValue<int64_t>("version");
+    } catch (const Poco::Exception& e) {
+        throw exed::Error("node registry version: " + e.displayText());
+    }
+    throw exed::Error("node registry version: no \"version\"");
+}
+
 std::map<std::string, std::string> accepted_keys(const exed::Host& host) {
     std::map<std::string, std::string> out;
     Poco::JSON::Object::Ptr answer;

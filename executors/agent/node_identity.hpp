@@ -41,6 +41,11 @@ struct Greeting {
 Greeting check_hello(const exed::Host& host, const std::string& node, const std::string& challenge,
                      const Poco::JSON::Object::Ptr& hello, const std::string& remote);
 
+// The registry's version: it moves with every change of a key or state, so
+// a copy of accepted_keys() is read again only when it moved. Throws
+// exed::Error when the registry cannot be asked.
+int64_t registry_version(const exed::Host& host);
+
 // name -> fingerprint of every accepted node in the host's registry.
 // Throws exed::Error when the registry cannot be asked.
 std::map<std::string, std::string> accepted_keys(const exed::Host& host);

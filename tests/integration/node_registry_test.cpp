@@ -73,6 +73,35 @@ TEST_CASE("node registry: the first key proven for a name is pending and pinned,
     CHECK(all[1].first_seen > 0);
 }
 
+TEST_CASE("node registry: its version moves with every change of a key or state, and only then") {
+    SharedRedis redis;
+    auto pool = redis.pool();
+    nodes::Registry reg(*pool, false);
+    std::string k1 = new_public_pem(), k2 = new_public_pem(), fp;
+    int64_t v = reg.version();
+    auto moved = [&] {
+        int64_t now = reg.version();
+        bool changed = now != v;
+        v = now;
+        return changed;
+    };
+    reg.present("web1", k1, fp);
+    CHECK(moved());  // a new record
+    reg.present("web1", k1, fp);
+    CHECK_FALSE(moved());  // seen again: last_seen only
+    reg.present("web1", k2, fp);
+    CHECK_FALSE(moved());  // a mismatch records nothing
+    REQUIRE(reg.set_state("web1", "accepted"));
+    CHECK(moved());
+    reg.present("web1", k1, fp);
+    CHECK_FALSE(moved());
+    REQUIRE(reg.remove("web1"));
+    CHECK(moved());
+    nodes::Registry lab(*pool, true);  // auto_accept
+    lab.present("lab1", k1, fp);
+    CHECK(moved());
+}
+
 TEST_CASE("node registry: auto_accept accepts the first key and pins it") {
     SharedRedis redis;
     auto pool = redis.pool();

@@ -190,6 +190,8 @@ typedef struct exed_host_api {
      *   {"op":"get","node":N} -> {"name","state","fingerprint","first_seen",
      *     "last_seen"}, EXED_ERR_NOT_FOUND for an unknown name.
      *   {"op":"list"} -> {"nodes":[{...as get...}, ...]}
+     *   {"op":"version"} -> {"version":N}: moves with every change of a key or
+     *      state (not last_seen); re-read "list" only when it moved
      * On EXED_OK `sink` receives the answer, else {"message": "..."};
      * EXED_ERR_UNSUPPORTED when the host runs no registry. Threads: any;
      * blocks for one Redis round trip. */
