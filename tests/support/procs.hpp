@@ -6,11 +6,24 @@
 #include <sys/types.h>
 
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <vector>
 
 namespace exed::test {
+
+// A /proc file's text; "" when its process went away meanwhile (reading a
+// vanished process's cmdline fails with ESRCH, which libstdc++'s filebuf
+// turns into an exception; other tests start and end processes all along).
+inline std::string read_proc_file(const std::string& path) {
+    try {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+        return "";
+    }
+}
 
 // Pids of the processes whose argv, joined by spaces, equals `cmdline`. A
 // zombie has an empty cmdline: it is gone for our purposes.
@@ -20,8 +33,7 @@ inline std::vector<pid_t> pids_of(const std::string& cmdline) {
     if (!d) return pids;
     while (dirent* e = readdir(d)) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string all = read_proc_file(std::string("/proc/") + e->d_name + "/cmdline");
         for (auto& c : all)
             if (c == '\0') c = ' ';
         if (!all.empty() && all.back() == ' ') all.pop_back();
@@ -37,22 +49,18 @@ inline int count_processes(const std::string& cmdline) { return int(pids_of(cmdl
 // The plugin host of the exed with pid `exed`: its child running
 // `exed plugin-host`; 0 when there is none.
 inline pid_t plugin_host_of(pid_t exed) {
-    auto read_all = [](const std::string& path) {
-        std::ifstream in(path);
-        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    };
     DIR* d = opendir("/proc");
     pid_t found = 0;
     while (dirent* e = d ? readdir(d) : nullptr) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         std::string dir = std::string("/proc/") + e->d_name;
-        std::string stat = read_all(dir + "/stat");
+        std::string stat = read_proc_file(dir + "/stat");
         size_t paren = stat.rfind(')');
         if (paren == std::string::npos) continue;
         long ppid = 0;
         char state = 0;
         if (sscanf(stat.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2 || ppid != exed) continue;
-        if (read_all(dir + "/cmdline").find(std::string("plugin-host\0", 12)) != std::string::npos)
+        if (read_proc_file(dir + "/cmdline").find(std::string("plugin-host\0", 12)) != std::string::npos)
             found = pid_t(std::stol(e->d_name));
     }
     if (d) closedir(d);
