@@ -19,4 +19,10 @@ inline const std::string queue = "exed:queue";     // stream of {jid}
 inline const std::string group = "exed-workers";   // the queue's consumer group
 inline const std::string audit = "exed:audit";     // stream of {entry}: the audit trail (jobs/audit_stream)
 
+// The agent node registry (nodes/registry.cpp).
+inline constexpr const char* node_prefix = "exed:node:";  // hash per node; its Lua list gets it as ARGV
+inline std::string node(const std::string& name) { return node_prefix + name; }
+inline const std::string nodes = "exed:nodes";                  // set of node names
+inline const std::string nodes_version = "exed:nodes:version";  // moves with every key or state change
+
 }  // namespace exed::jobs::keys

@@ -1,5 +1,6 @@
 #include "nodes/registry.hpp"
 
+#include "jobs/keys.hpp"
 #include "jobs/script.hpp"
 #include "nodes/fingerprint.hpp"
 
@@ -12,11 +13,10 @@ namespace exed::nodes {
 
 namespace {
 
-const std::string kIndex = "exed:nodes";
-// Bumped by every change of a record's key or state (not by last_seen): a
-// listener polls it (one GET) and reads the whole list only when it moved.
-const std::string kVersion = "exed:nodes:version";
-std::string key_of(const std::string& name) { return "exed:node:" + name; }
+namespace keys = jobs::keys;
+// keys::nodes_version is bumped by every change of a record's key or state
+// (not by last_seen): a listener polls it (one GET) and reads the whole list
+// only when it moved.
 
 // One step, so two connections presenting keys for a new name at once
 // cannot both be recorded: the first wins, the second is a mismatch.
@@ -60,7 +60,7 @@ return redis.call('DEL', KEYS[1])
 const jobs::Script kList(R"(
 local out = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', 'exed:node:' .. name, 'state', 'public_key', 'fingerprint', 'first_seen', 'last_seen')
+  local f = redis.call('HMGET', ARGV[1] .. name, 'state', 'public_key', 'fingerprint', 'first_seen', 'last_seen')
   if f[1] then
     table.insert(out, name)
     for i = 1, 5 do table.insert(out, f[i] or '') end
@@ -96,7 +96,7 @@ bool valid_node_name(const std::string& name) {
 
 Verdict Registry::present(const std::string& name, const std::string& pem, std::string& fp) {
     fp = nodes::fingerprint(pem);
-    auto r = kPresent.run(pool_, {key_of(name), kIndex, kVersion},
+    auto r = kPresent.run(pool_, {keys::node(name), keys::nodes, keys::nodes_version},
                           {name, pem, fp, std::to_string(::time(nullptr)), auto_accept_ ? "1" : "0",
                            std::to_string(kMaxNodes)});
     std::string s = r.text();
@@ -108,7 +108,7 @@ Verdict Registry::present(const std::string& name, const std::string& pem, std::
 }
 
 std::vector<NodeRecord> Registry::list() {
-    auto r = kList.run(pool_, {kIndex}, {});
+    auto r = kList.run(pool_, {keys::nodes}, {keys::node_prefix});
     std::vector<NodeRecord> out;
     for (size_t i = 0; i + 5 < r.items.size(); i += 6)
         out.push_back({r.items[i].text(), r.items[i + 1].text(), r.items[i + 2].text(), r.items[i + 3].text(),
@@ -119,7 +119,7 @@ std::vector<NodeRecord> Registry::list() {
 
 std::optional<NodeRecord> Registry::get(const std::string& name) {
     redis::Command c("HMGET");
-    c << key_of(name) << "state" << "public_key" << "fingerprint" << "first_seen" << "last_seen";
+    c << keys::node(name) << "state" << "public_key" << "fingerprint" << "first_seen" << "last_seen";
     auto r = pool_.run(c);
     if (r.items.size() != 5 || r.items[0].nil()) return std::nullopt;
     return NodeRecord{name, r.items[0].text(), r.items[1].text(), r.items[2].text(), number(r.items[3].text()),
@@ -127,16 +127,16 @@ std::optional<NodeRecord> Registry::get(const std::string& name) {
 }
 
 bool Registry::set_state(const std::string& name, const std::string& state) {
-    return kSetState.run(pool_, {key_of(name), kVersion}, {state}).num() == 1;
+    return kSetState.run(pool_, {keys::node(name), keys::nodes_version}, {state}).num() == 1;
 }
 
 bool Registry::remove(const std::string& name) {
-    return kRemove.run(pool_, {key_of(name), kIndex, kVersion}, {name}).num() > 0;
+    return kRemove.run(pool_, {keys::node(name), keys::nodes, keys::nodes_version}, {name}).num() > 0;
 }
 
 int64_t Registry::version() {
     redis::Command c("GET");
-    c << kVersion;
+    c << keys::nodes_version;
     return number(pool_.run(c).text());
 }
 
