@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace exed::runner {
@@ -54,6 +55,43 @@ constexpr int kMaxBystanderReruns = 5;
 constexpr auto kCulpritPause = std::chrono::milliseconds(500);
 
 int64_t now_s() { return int64_t(time(nullptr)); }
+
+// Attempts of a settle that Redis refused with an error (not an outage)
+// before the end is recorded without the plugin's results and events, and
+// (one more) before it is left to the lease.
+constexpr int kSettleRefusals = 3;
+
+plugins::OpResult call_failed(const std::string& what) {
+    plugins::OpResult r;
+    r.status = EXED_ERR;
+    r.error = "the plugin call failed: " + what;
+    return r;
+}
+
+// Puts a job into one of the pool's registries (under the mutex) and takes
+// it out again when it goes out of scope, whatever ends the scope, or
+// earlier with release().
+class Listed {
+public:
+    template <class Add>
+    Listed(std::mutex& m, Add add, std::function<void()> remove) : mutex_(m), remove_(std::move(remove)) {
+        std::lock_guard<std::mutex> l(mutex_);
+        add();
+    }
+    ~Listed() { release(); }
+    Listed(const Listed&) = delete;
+    Listed& operator=(const Listed&) = delete;
+    void release() {
+        if (!remove_) return;
+        std::lock_guard<std::mutex> l(mutex_);
+        remove_();
+        remove_ = nullptr;
+    }
+
+private:
+    std::mutex& mutex_;
+    std::function<void()> remove_;
+};
 
 // A running job's host locks are leased for two leases, its queue entry for
 // one. When its worker is lost, a live worker reclaims the entry (it looks
@@ -304,10 +342,11 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
     auto began = Clock::now();
     auto hooks = std::make_shared<JobHooks>(store_, client_, job.jid, started + job.run_timeout,
                                             began + kDeferEvents, &groups_);
-    {
-        std::lock_guard<std::mutex> l(mutex_);
-        active_[job.jid] = Active{job, entry_id, w.consumer, hooks};
-    }
+    // Whatever happens below, the job leaves active_ (heartbeated while in
+    // it) and ending_ (skipped by reclaim while in it): a job left in either
+    // stayed "running" forever.
+    Listed in_active(mutex_, [&] { active_[job.jid] = Active{job, entry_id, w.consumer, hooks}; },
+                     [&] { active_.erase(job.jid); });
 
     plugins::OpResult r;
     metrics::global().job_started();
@@ -328,9 +367,17 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
             lost.set("args", parse_json(job.operate_args));
             return client_.run(plugin, catalogue::resume_op, json_string(lost), *hooks);
         };
-        r = call();
-        int bystander_reruns = 0;
-        while (rerun_after_crash(job, *hooks, r, resume, bystander_reruns)) r = call();
+        // An exception from the call (the client, the hooks, the resume
+        // document) is the job's failure, settled like any other.
+        try {
+            r = call();
+            int bystander_reruns = 0;
+            while (rerun_after_crash(job, *hooks, r, resume, bystander_reruns)) r = call();
+        } catch (const std::exception& e) {
+            r = call_failed(e.what());
+        } catch (...) {
+            r = call_failed("unknown exception");
+        }
     }
 
     metrics::global().op_finished(job.operate, job.plugin_type,
@@ -356,50 +403,63 @@ WorkerPool::Next WorkerPool::execute(Worker& w, jobs::Job job, const std::string
         error = "failed on " + std::to_string(failed.size()) + " host(s): ";
         for (size_t i = 0; i < failed.size(); ++i) error += (i ? ", " : "") + failed[i];
     }
-    {
-        std::lock_guard<std::mutex> l(mutex_);
-        active_.erase(job.jid);
-    }
-    // Redis may be briefly away: the end of a job must not be lost. Only the
-    // first attempt takes new entries or claims the held one: a retry after
-    // a lost reply would take more and strand the first until it is
-    // reclaimed (a held job claimed by a lost reply is refused as "running"
-    // when run, and reclaimed after the lease like any stranded job).
-    // The end is kept here until Redis takes it, however long the outage
-    // (a killed embedded server is restarted; a full disk frees up): giving
-    // up let the lease run out and the job be failed as "worker lost" while
-    // it had succeeded (issue 14). reclaim() leaves such a job alone.
-    Next next;
+    // In ending_ before it leaves active_: reclaim() never sees it in neither.
+    Listed in_ending(mutex_, [&] { ending_.insert(job.jid); }, [&] { ending_.erase(job.jid); });
+    in_active.release();
     jobs::Ending end{state, status, error, std::move(results.json), std::move(deferred)};
-    {
-        std::lock_guard<std::mutex> l(mutex_);
-        ending_.insert(job.jid);
-    }
+    Next next = settle_end(w, job, entry_id, end, take);
+    metrics::global().job_ended(job.operate, end.status);
+    logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, end.status,
+                                     end.error.empty() ? "" : ": " + end.error));
+    return next;
+}
+
+WorkerPool::Next WorkerPool::settle_end(Worker& w, const jobs::Job& job, const std::string& entry_id,
+                                        jobs::Ending& end, bool take) {
+    // Redis may be briefly away: the end of a job must not be lost. It is
+    // kept here until Redis takes it, however long the outage (a killed
+    // embedded server is restarted; a full disk frees up): giving up let the
+    // lease run out and the job be failed as "worker lost" while it had
+    // succeeded (issue 14). reclaim() leaves a job in ending_ (the caller
+    // lists it there) alone.
+    // Only the first attempt takes new entries or claims the held one: a
+    // retry after a lost reply would take more and strand the first until
+    // it is reclaimed (a held job claimed by a lost reply is refused as
+    // "running" when run, and reclaimed after the lease like any stranded job).
+    int refused = 0;  // attempts that failed otherwise than by redis being away
     for (int attempt = 0;; ++attempt) {
         try {
-            next = settle(w, entry_id, job.jid, job.targets, end, take && attempt == 0);
-            break;
+            return settle(w, entry_id, job.jid, job.targets, end, take && attempt == 0);
         } catch (const redis::Unavailable& e) {
             if (!running_) {
                 logger().error(fmt::format("[{}] stopped before the end could be recorded: {}; the "
                                            "lease will expire and another worker will settle it",
                                            job.jid, e.what()));
-                break;
+                return {};
             }
             if (attempt % 30 == 0)
                 logger().warning(fmt::format("[{}] {}: keeping the job's end ({}) until redis takes it",
-                                             job.jid, e.what(), status));
-            std::this_thread::sleep_for(std::chrono::seconds(1));
+                                             job.jid, e.what(), end.status));
+        } catch (const std::exception& e) {
+            // Redis answered, with an error: maybe a dropped connection
+            // (Poco says so with the same exception), maybe this end itself
+            // (its results, its events). Retried as is, then once more
+            // without what the plugin handed back; then it is left to the
+            // lease: out of ending_, the job is reclaimed and failed as
+            // "worker lost" (or rerun if read-only) — it never stays running.
+            ++refused;
+            logger().error(fmt::format("[{}] recording the end ({}) failed: {}", job.jid, end.status, e.what()));
+            if (refused == kSettleRefusals) {
+                end = jobs::Ending{jobs::Failure, jobs::status::failed,
+                                   std::string("its end could not be recorded: ") + e.what(), {}, {}};
+            } else if (refused > kSettleRefusals || !running_) {
+                logger().error(fmt::format("[{}] giving up: the lease will expire and a worker will "
+                                           "reclaim the job", job.jid));
+                return {};
+            }
         }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    {
-        std::lock_guard<std::mutex> l(mutex_);
-        ending_.erase(job.jid);
-    }
-    metrics::global().job_ended(job.operate, status);
-    logger().information(fmt::format("[{}] {} {}{}", job.jid, job.operate, status,
-                                     error.empty() ? "" : ": " + error));
-    return next;
 }
 
 bool WorkerPool::rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume,

@@ -89,6 +89,10 @@ private:
     // `resume`: the job's worker was lost mid-run: its executor's resume op
     // finishes what that worker started, instead of the op.
     Next execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take, bool resume = false);
+    // Settles the end of a job that ran, retried until Redis takes it (or
+    // left to the lease when Redis keeps refusing it); `end` is what was
+    // recorded in the end.
+    Next settle_end(Worker& w, const jobs::Job& job, const std::string& entry_id, jobs::Ending& end, bool take);
     Next finish_failed(Worker& w, const jobs::Job& job, const std::string& entry_id, bool take,
                        const std::string& error, const std::string& status = "failed");
     // Store::settle. Unless stopping (or not `take`): claims w.held in the

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <doctest/doctest.h>
@@ -110,6 +111,24 @@ private:
     std::mutex mutex_;
     std::map<std::string, int> counts_;
     std::thread reader_;
+};
+
+// An executor client whose call throws, as anything under the call may
+// (the client, the hooks, a resume document); the rest answers as a
+// plugin that is loaded.
+class ThrowingClient : public exed::plugins::ExecutorClient {
+public:
+    bool available(const exed::plugins::PluginRef&) const override { return true; }
+    bool implements(const exed::plugins::PluginRef&, const std::string&) const override { return false; }
+    exed::plugins::Prepared prepare(const exed::plugins::PrepareRequest&) override { return {}; }
+    exed::plugins::OpResult run(const exed::plugins::PluginRef&, const std::string&, const std::string&,
+                                exed::plugins::CallHooks&) override {
+        ++calls;
+        throw std::runtime_error("the client broke mid-call");
+    }
+    exed::plugins::PluginRef executor() const override { return {"executor", "test"}; }
+    exed::plugins::OpResult health() override { return {}; }
+    std::atomic<int> calls{0};
 };
 
 }  // namespace
@@ -345,4 +364,50 @@ TEST_CASE("the consumer sweep forgets stopped workers' consumers, not pending, o
     CHECK(mine.sweep_consumers(1500) == 0);  // nothing more to do
     CHECK(exed::runner::stale_consumer_ms(3) == 600000);  // never under 10 minutes
     CHECK(exed::runner::stale_consumer_ms(300) == 3000000);
+}
+
+TEST_CASE("a plugin call that throws fails its job with the reason: nothing is left running") {
+    // Before, the exception left the worker's loop with the job still in the
+    // pool's running set: heartbeated, "running" for ever, its hosts locked.
+    SharedRedis redis;
+    TempDir run;
+    auto pool = redis.pool();
+    exed::Settings settings;
+    settings.lease = 3;
+    settings.run_dir = run.path();
+    settings.job_secret = "shared-by-this-test";
+    exed::jobs::Store store(*pool, 3600);
+    exed::jobs::Queue queue(*pool);
+    exed::jobs::Locks locks(*pool);
+    exed::jobs::QueuedLeases queued;
+    queue.ensure_group();  // as exed does at start
+    exed::jobs::Job j;
+    j.jid = "throws-mid-call";
+    j.operate = "ping";
+    j.operate_args = R"({"targets":["node1"]})";
+    j.targets = {"node1"};
+    j.plugin_kind = "executor";
+    j.plugin_type = "test";
+    j.plugin_op = "ping";
+    j.created_ms = 1;
+    j.run_timeout = 60;
+    j.signature = exed::jobs::sign(settings.job_secret, j);
+    store.create(j);
+    queue.push(j.jid);
+    ThrowingClient client;
+    exed::runner::WorkerPool workers(settings, client, store, locks, queue, queued, "throwing");
+    workers.start(1);
+    std::optional<exed::jobs::Job> got;
+    for (int i = 0; i < 150; ++i) {  // 15 s: it ends at once, or never
+        got = store.get(j.jid);
+        if (got && exed::jobs::status::terminal(got->status)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    workers.stop();
+    REQUIRE(got);
+    CHECK(got->status == exed::jobs::status::failed);
+    CHECK(got->error.find("the client broke mid-call") != std::string::npos);
+    CHECK(client.calls == 1);
+    CHECK(locks.holder("node1").empty());
+    for (auto& c : queue.consumers()) CHECK(c.pending == 0);  // acked, not left to a reclaim
 }

@@ -5,8 +5,14 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 
+#include <doctest/doctest.h>
+
+#include <atomic>
 #include <chrono>
+#include <deque>
+#include <exception>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -20,6 +26,48 @@
 extern char** environ;
 
 namespace exed::test {
+
+namespace {
+
+// Whether the test case running now failed an assertion: doctest tells its
+// listeners of every failed one. A process's log is shown when its test
+// failed (~ExedProcess): without it a CI failure says what, never why.
+std::atomic<bool> g_case_failed{false};
+
+class FailureListener : public doctest::IReporter {
+public:
+    explicit FailureListener(const doctest::ContextOptions&) {}
+    void test_case_start(const doctest::TestCaseData&) override { g_case_failed = false; }
+    void log_assert(const doctest::AssertData& a) override {
+        if (a.m_failed) g_case_failed = true;
+    }
+    void log_message(const doctest::MessageData& m) override {
+        if (m.m_severity & (doctest::assertType::is_check | doctest::assertType::is_require)) g_case_failed = true;
+    }
+    void test_case_exception(const doctest::TestCaseException&) override { g_case_failed = true; }
+    void report_query(const doctest::QueryData&) override {}
+    void test_run_start() override {}
+    void test_run_end(const doctest::TestRunStats&) override {}
+    void test_case_reenter(const doctest::TestCaseData&) override {}
+    void test_case_end(const doctest::CurrentTestCaseStats&) override {}
+    void subcase_start(const doctest::SubcaseSignature&) override {}
+    void subcase_end() override {}
+    void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("exed-process-log", 1, FailureListener);
+
+// Lines of a log worth showing after a failure: its last kTailLines, and
+// before them the last kEarlierLines warnings and errors (what went wrong
+// minutes before the end, under thousands of information lines).
+constexpr size_t kTailLines = 200, kEarlierLines = 100;
+
+bool is_warning(const std::string& line) {
+    for (const char* p : {"[Warning]", "[Error]", "[Critical]", "[Fatal]"})
+        if (line.find(p) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
 
 int free_port() {
     Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
@@ -41,6 +89,28 @@ void ExedProcess::write_config() {
 
 ExedProcess::~ExedProcess() {
     if (alive()) stop(15, 10);  // SIGTERM first: exed stops its embedded redis
+    // Failed by an assertion, or ended by an exception (a REQUIRE, a throw).
+    if (g_case_failed || std::uncaught_exceptions() > 0) print_log_tail();
+}
+
+void ExedProcess::print_log_tail() const {
+    std::ifstream in(dir_.file("exed.out"));
+    std::deque<std::string> tail, earlier;
+    size_t total = 0;
+    for (std::string line; std::getline(in, line); ++total) {
+        tail.push_back(std::move(line));
+        if (tail.size() <= kTailLines) continue;
+        if (is_warning(tail.front())) earlier.push_back(std::move(tail.front()));
+        if (earlier.size() > kEarlierLines) earlier.pop_front();
+        tail.pop_front();
+    }
+    std::cerr << "---- exed on port " << port_ << " (" << dir_.path() << "), its log: " << total << " lines";
+    if (!earlier.empty()) std::cerr << "; the last " << earlier.size() << " warnings/errors before its tail";
+    std::cerr << " ----\n";
+    for (auto& l : earlier) std::cerr << l << "\n";
+    if (!earlier.empty()) std::cerr << "---- its last " << tail.size() << " lines ----\n";
+    for (auto& l : tail) std::cerr << l << "\n";
+    std::cerr << "---- end of the log of exed on port " << port_ << " ----" << std::endl;
 }
 
 pid_t ExedProcess::spawn(const std::vector<std::string>& args) {

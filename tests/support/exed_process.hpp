@@ -41,6 +41,9 @@ public:
     const TempDir& dir() const { return dir_; }
     std::string conf_path() const { return dir_.file("exe.conf"); }
     std::string log() const;  // stdout+stderr so far
+    // The log's tail (and the warnings before it) to stderr; the destructor
+    // prints it when the test case failed.
+    void print_log_tail() const;
 
 private:
     pid_t spawn(const std::vector<std::string>& args);
