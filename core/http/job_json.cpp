@@ -10,7 +10,7 @@ Poco::JSON::Object::Ptr job_json(const jobs::Job& job,
                                  const std::map<std::string, std::string>* returns) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("jid", job.jid);
-    o->set("state", job.state);
+    o->set("state", int(job.state()));
     o->set("status", job.status);
     o->set("error", job.error);
     o->set("startat", job.startat);

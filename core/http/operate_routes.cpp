@@ -55,7 +55,7 @@ void sync_op(Services& s, Context& ctx, const std::string& op) {
         throw e;
     }
     auto returns = s.jobs.returns(job.jid);
-    if (returns.empty() && done->state != jobs::Done) {
+    if (returns.empty() && done->state() != jobs::Done) {
         Poco::JSON::Object::Ptr extra = new Poco::JSON::Object;
         extra->set("jid", job.jid);
         throw ApiError(operate::ended_by_crash(*done) ? 502 : 500,

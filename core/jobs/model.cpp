@@ -5,16 +5,23 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
 
+#include <algorithm>
 
 namespace exed::jobs {
 
-bool status::terminal(const std::string& s) { return s == done || s == failed || s == cancelled; }
+bool status::terminal(const std::string& s) {
+    return std::find(final_list.begin(), final_list.end(), s) != final_list.end();
+}
+
+JobState state_of(const std::string& s) {
+    if (s == status::done) return Done;
+    return status::terminal(s) ? Failure : Running;
+}
 
 std::map<std::string, std::string> Job::to_fields() const {
     Poco::JSON::Array t;
     for (auto& h : targets) t.add(h);
     return {{"jid", jid},
-            {"state", std::to_string(state)},
             {"status", status},
             {"error", error},
             {"operate", operate},
@@ -47,7 +54,6 @@ int64_t get_int(const std::map<std::string, std::string>& f, const char* k) {
 Job Job::from_fields(const std::map<std::string, std::string>& f) {
     Job j;
     j.jid = get(f, "jid");
-    j.state = int(get_int(f, "state"));
     j.status = get(f, "status");
     j.error = get(f, "error");
     j.operate = get(f, "operate");

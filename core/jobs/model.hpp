@@ -1,8 +1,9 @@
 // A job as data: what was asked, on which hosts, and how it went.
 //
-// `state` keeps EXEd's numbers (Done=0 Running=1 Failure=2). `status` says
-// more without changing them: queued and running are state 1; done is 0;
-// failed and cancelled are 2 (a cancelled job's error is "cancelled").
+// Its status is stored once. EXEd's `state` numbers (Done=0 Running=1
+// Failure=2) are derived from it (Job::state()): queued and running are
+// state 1; done is 0; failed and cancelled are 2 (a cancelled job's error
+// is "cancelled").
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,17 @@ enum JobState { Done = 0, Running = 1, Failure = 2 };
 namespace status {
 inline const std::string queued = "queued", running = "running", done = "done",
                          failed = "failed", cancelled = "cancelled";
+// The final statuses: the only list of them (the store's scripts get it
+// from here).
+inline const std::vector<std::string> final_list = {done, failed, cancelled};
 bool terminal(const std::string& s);
 }  // namespace status
 
+// EXEd's number for a status.
+JobState state_of(const std::string& status);
+
 struct Job {
     std::string jid;
-    int state = Running;
     std::string status = status::queued;
     std::string error;
     std::string operate;       // API operation: ping facter service execute deploy release
@@ -40,6 +46,8 @@ struct Job {
     std::string worker;        // consumer that runs it
     bool cancel_requested = false;
     std::string signature;     // HMAC by the creating API process (jobs/signature.hpp)
+
+    JobState state() const { return state_of(status); }
 
     // Redis hash fields <-> Job.
     std::map<std::string, std::string> to_fields() const;

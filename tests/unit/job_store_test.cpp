@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -51,7 +52,7 @@ TEST_CASE("a job goes queued -> running -> done once, with its events") {
     auto j = store.get("j1");
     REQUIRE(j);
     CHECK(j->status == "queued");
-    CHECK(j->state == jobs::Running);
+    CHECK(j->state() == jobs::Running);
     CHECK(store.status("j1") == "queued");
     CHECK(store.status("no-such-job").empty());
     CHECK(j->targets == std::vector<std::string>{"a", "b"});
@@ -414,4 +415,23 @@ TEST_CASE("expired records leave the index when it is trimmed") {
     auto page = store.list(10, "", false);
     REQUIRE(page.jobs.size() == 1);
     CHECK(page.jobs[0].jid == "alive");
+}
+
+TEST_CASE("a job's status is stored once: EXEd's state number is derived from it") {
+    jobs::Job j;
+    j.jid = "state-from-status";
+    CHECK(j.to_fields().count("state") == 0);  // only "status" says how it goes
+    const std::vector<std::pair<std::string, int>> numbers = {
+        {jobs::status::queued, 1}, {jobs::status::running, 1}, {jobs::status::done, 0},
+        {jobs::status::failed, 2}, {jobs::status::cancelled, 2}};
+    for (auto& [status, number] : numbers) {
+        CAPTURE(status);
+        j.status = status;
+        CHECK(j.state() == number);
+        CHECK(jobs::Job::from_fields(j.to_fields()).state() == number);
+        bool final = std::find(jobs::status::final_list.begin(), jobs::status::final_list.end(), status) !=
+                     jobs::status::final_list.end();
+        CHECK(jobs::status::terminal(status) == final);
+        CHECK(final == (number != 1));
+    }
 }
