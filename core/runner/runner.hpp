@@ -1,6 +1,7 @@
 // The worker pool: threads that take jobs from the Redis queue and run them
-// through the executor client, plus one watchdog thread that enforces cancel and
-// run_timeout, renews leases, and reclaims jobs of workers that died.
+// through the executor client (runner.cpp), plus one watchdog thread that
+// enforces cancel and run_timeout, renews leases, and reclaims jobs of
+// workers that died (watchdog.cpp).
 #pragma once
 
 #include "config.hpp"
@@ -9,6 +10,7 @@
 #include "jobs/queued_leases.hpp"
 #include "jobs/store.hpp"
 #include "plugins/executor_client.hpp"
+#include "runner/crash_policy.hpp"
 #include "runner/job_hooks.hpp"
 
 #include <atomic>
@@ -27,6 +29,8 @@ namespace exed::runner {
 // How long a pending-free consumer must have been idle before the
 // watchdog forgets it: 10 leases, at least 10 minutes (see runner.cpp).
 int64_t stale_consumer_ms(int lease_s);
+// How long a running job's host locks are leased (two leases: watchdog.cpp).
+int running_lock_ms(int lease_s);
 
 class WorkerPool {
 public:
@@ -89,27 +93,13 @@ private:
     // `resume`: the job's worker was lost mid-run: its executor's resume op
     // finishes what that worker started, instead of the op.
     Next execute(Worker& w, jobs::Job job, const std::string& entry_id, bool take, bool resume = false);
-    // Settles the end of a job that ran, retried until Redis takes it (or
-    // left to the lease when Redis keeps refusing it); `end` is what was
-    // recorded in the end.
-    Next settle_end(Worker& w, const jobs::Job& job, const std::string& entry_id, jobs::Ending& end, bool take);
     Next finish_failed(Worker& w, const jobs::Job& job, const std::string& entry_id, bool take,
-                       const std::string& error, const std::string& status = "failed");
+                       const std::string& error, const std::string& status = jobs::status::failed);
     // Store::settle. Unless stopping (or not `take`): claims w.held in the
     // same step when it may be claimed, and takes new entries.
     Next settle(Worker& w, const std::string& entry_id, const std::string& jid,
                 const std::vector<std::string>& hosts, const std::optional<jobs::Ending>& end,
                 bool take);
-    // After a run that crashed the plugin host: counts the crash in the
-    // job's record and says whether to run it again (once: a read-only job
-    // by its op, another through its executor's resume, setting `resume`);
-    // otherwise completes r.error. A run the host named a bystander of
-    // another call's crash is not counted: run again, up to
-    // `bystander_reruns` times in all.
-    bool rerun_after_crash(const jobs::Job& job, JobHooks& hooks, plugins::OpResult& r, bool& resume,
-                           int& bystander_reruns);
-    // The job's plugin is an executor that can resume a lost call (sdk.h 1.3).
-    bool resumable(const jobs::Job& job);
     // The checks run_entry makes before a claim, for an entry taken ahead.
     bool claimable(const jobs::Taken& taken);
 
@@ -120,6 +110,7 @@ private:
     jobs::Queue& queue_;
     jobs::QueuedLeases& queued_;
     std::string prefix_;
+    CrashPolicy crashes_;
 
     int workers_ = 0;
     std::atomic<bool> running_{false};

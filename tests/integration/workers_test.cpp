@@ -113,6 +113,26 @@ private:
     std::thread reader_;
 };
 
+// A job of the test executor on node1 written straight into Redis and
+// queued, as an API process would (signed with `secret` unless empty).
+exed::jobs::Job queue_job(exed::jobs::Store& store, exed::jobs::Queue& queue, const std::string& jid,
+                          const std::string& op, const std::string& args, const std::string& secret) {
+    exed::jobs::Job j;
+    j.jid = jid;
+    j.operate = op;
+    j.operate_args = args;
+    j.targets = {"node1"};
+    j.plugin_kind = "executor";
+    j.plugin_type = "test";
+    j.plugin_op = op;
+    j.created_ms = 1;
+    j.run_timeout = 60;
+    if (!secret.empty()) j.signature = exed::jobs::sign(secret, j);
+    store.create(j);
+    queue.push(jid);
+    return j;
+}
+
 // An executor client whose call throws, as anything under the call may
 // (the client, the hooks, a resume document); the rest answers as a
 // plugin that is loaded.
@@ -261,19 +281,7 @@ TEST_CASE("a job written straight into Redis, unsigned or signed with another se
     exed::jobs::Store store(*pool, 3600);
     exed::jobs::Queue queue(*pool);
     auto forge = [&](const std::string& jid, const std::string& secret) {
-        exed::jobs::Job j;
-        j.jid = jid;
-        j.operate = "execute";
-        j.operate_args = R"({"cmd":"touch /tmp/exed-forged"})";
-        j.targets = {"node1"};
-        j.plugin_kind = "executor";
-        j.plugin_type = "test";
-        j.plugin_op = "execute";
-        j.created_ms = 1;
-        j.run_timeout = 60;
-        if (!secret.empty()) j.signature = exed::jobs::sign(secret, j);
-        store.create(j);
-        queue.push(jid);
+        queue_job(store, queue, jid, "execute", R"({"cmd":"touch /tmp/exed-forged"})", secret);
     };
     std::remove("/tmp/exed-forged");
     forge("forged-unsigned", "");
@@ -381,19 +389,7 @@ TEST_CASE("a plugin call that throws fails its job with the reason: nothing is l
     exed::jobs::Locks locks(*pool);
     exed::jobs::QueuedLeases queued;
     queue.ensure_group();  // as exed does at start
-    exed::jobs::Job j;
-    j.jid = "throws-mid-call";
-    j.operate = "ping";
-    j.operate_args = R"({"targets":["node1"]})";
-    j.targets = {"node1"};
-    j.plugin_kind = "executor";
-    j.plugin_type = "test";
-    j.plugin_op = "ping";
-    j.created_ms = 1;
-    j.run_timeout = 60;
-    j.signature = exed::jobs::sign(settings.job_secret, j);
-    store.create(j);
-    queue.push(j.jid);
+    auto j = queue_job(store, queue, "throws-mid-call", "ping", R"({"targets":["node1"]})", settings.job_secret);
     ThrowingClient client;
     exed::runner::WorkerPool workers(settings, client, store, locks, queue, queued, "throwing");
     workers.start(1);
