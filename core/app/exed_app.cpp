@@ -159,115 +159,38 @@ int ExedApp::main(const std::vector<std::string>& args) {
     return serve(worker);
 }
 
-int ExedApp::serve(bool worker_only) {
-    std::string path = worker_only && !exe_conf_.empty() ? exe_conf_
-                       : !conf_.empty()                  ? conf_
-                                                         : start_dir() + "/exe.conf";
-    tighten_umask();
-    Settings settings;
-    shovey::Config shovey_config;
-    try {
-        settings = load_settings(path);
-        shovey_config = shovey::load_config(settings);
-    } catch (const ConfigError& e) {
-        std::cerr << "exed: " << e.what() << "\n";
-        return kExitConfig;
-    }
-    redis::Url url;
-    try {
-        url = redis::parse_url(settings.redis_url);
-    } catch (const std::invalid_argument& e) {
-        std::cerr << "exed: runner.redis_url: " << e.what() << "\n";
-        return kExitConfig;
-    }
-    if (worker_only && url.embedded) {
-        std::cerr << "exed: `exed worker` needs a shared runner.redis_url (not embedded)\n";
-        return kExitConfig;
-    }
-    http::security::SecuritySettings security_settings;
-    if (!worker_only)
-        if (int rc = load_security(settings, security_settings)) return rc;
-    setup_logging(settings);
-    restrict_log_files(settings);
-    exed_log().information(fmt::format("exed {} {} with {}", EXED_VERSION,
-                                     worker_only ? "worker" : "api", settings.config_path));
-    if (!settings.broker_url.empty())
-        exed_log().warning("runner.broker_url is set but unused: exed queues jobs in Redis");
-    private_run_dir(settings);
-    try {
-        settings.job_secret = jobs::load_or_create_secret(settings.job_secret, settings.run_dir);
-    } catch (const std::exception& e) {
-        std::cerr << "exed: job secret: " << e.what() << "\n";
-        return kExitConfig;
-    }
-    PidFile pid(worker_only ? "" : settings.pid_file);
-    if (!pid.error.empty()) {
-        std::cerr << "exed: " << pid.error << "\n";
-        return kExitUnavailable;
-    }
-
-    std::unique_ptr<redis::EmbeddedServer> embedded;
-    if (url.embedded) {
-        embedded = std::make_unique<redis::EmbeddedServer>(settings.run_dir);
-        try {
-            embedded->start();
-        } catch (const std::exception& e) {
-            exed_log().critical(std::string("embedded redis: ") + e.what());
-            return kExitUnavailable;
-        }
-        embedded->supervise();
-        url = redis::Url::unix_socket_at(embedded->socket_path());
-    }
-    redis::Pool pool(url, size_t(settings.http_threads + settings.concurrency + 8));
-    if (embedded) pool.set_data_dir(settings.run_dir);
-    // Before the plugins: the agent executor asks it from its first connection.
-    std::unique_ptr<NodeRegistryHost> node_host;
-    try {
-        node_host = node_registry_host(settings, &pool, true);
-    } catch (const ConfigError& e) {
-        std::cerr << "exed: " << e.what() << "\n";
-        return kExitConfig;
-    }
-
-    plugins::Registry registry([&settings](const std::string& type) {
-        return settings.section_json(type);
-    });
-    // Starts the plugin host, which loads the plugins in the background
-    // (in_process: loads them here); become_ready() waits for them.
-    auto client_ptr = pluginhost::make_executor_client(settings, registry);
-    plugins::ExecutorClient& client = *client_ptr;
-
-    jobs::Store store(pool, settings.job_ttl);
-    jobs::Locks locks(pool);
-    jobs::Queue queue(pool);
-    // Redis may still be starting (or down): keep trying, it is not fatal.
-    for (int attempt = 0;; ++attempt) {
-        try {
-            queue.ensure_group();
-            break;
-        } catch (const std::exception& e) {
-            if (attempt % 10 == 0) exed_log().warning(std::string("waiting for redis: ") + e.what());
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-            if (attempt > 20 && url.embedded) return kExitUnavailable;
-        }
-    }
-
-    std::string consumer = fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id());
-    jobs::QueuedLeases queued;
-    runner::WorkerPool runner(settings, client, store, locks, queue, queued, consumer);
+// What both faces (the API, `exed worker`) run on, made in dependency
+// order and destroyed in reverse: the runner stops before the store, the
+// plugins and Redis it uses.
+struct ExedApp::Core {
+    // `embedded`: Redis is exed's own, in run_dir.
+    Core(Settings& s, const redis::Url& url, bool embedded)
+        : settings(s),
+          pool(url, size_t(s.http_threads + s.concurrency + 8)),
+          // Before the plugins: the agent executor asks it from its first connection.
+          node_host(registry_host(s, pool, embedded)),
+          registry([&s](const std::string& type) { return s.section_json(type); }),
+          // Starts the plugin host, which loads the plugins in the background
+          // (in_process: loads them here); become_ready() waits for them.
+          client_ptr(pluginhost::make_executor_client(s, registry)),
+          client(*client_ptr),
+          store(pool, s.job_ttl),
+          locks(pool),
+          queue(pool),
+          consumer(fmt::format("{}-{}", Poco::Environment::nodeName(), Poco::Process::id())),
+          runner(s, client, store, locks, queue, queued, consumer) {}
 
     // Readiness (issue 23): the API listens at once and answers "starting"
     // (GET /health 503, everything else 503) until the plugins are loaded;
     // then workers start, what plugins mark secret is masked, and systemd
     // hears READY=1. A host that never says hello: serve anyway after 60 s,
     // as before (operations answer 503 "not loaded").
-    std::atomic<bool> ready{false};
-    auto become_ready = [&](http::security::Security* security) {
+    void become_ready(http::security::Security* security) {
         if (!client.wait_ready(std::chrono::seconds(60)))
             exed_log().error("the plugin host did not report its plugins within 60 s");
         if (!client.available(client.executor()))
             exed_log().error(fmt::format("executor plugin '{}' is not loaded: operations will answer 503",
-                                       settings.executor));
+                                         settings.executor));
         // What plugins mark secret (SDK 1.2) is masked like [api] secret_args.
         if (security)
             for (auto& info : registry.list()) security->add_secret_args(info.secret_args);
@@ -275,60 +198,201 @@ int ExedApp::serve(bool worker_only) {
         ready = true;
         exed_log().information("exed is ready: plugins loaded, serving");
         sd_notify("READY=1\nSTATUS=ready: plugins loaded, serving");
-    };
+    }
+
+    static std::unique_ptr<NodeRegistryHost> registry_host(const Settings& s, redis::Pool& pool, bool embedded) {
+        if (embedded) pool.set_data_dir(s.run_dir);  // its errors then name the disk
+        return node_registry_host(s, &pool, true);
+    }
+
+    Settings& settings;
+    redis::Pool pool;
+    std::unique_ptr<NodeRegistryHost> node_host;
+    plugins::Registry registry;
+    std::unique_ptr<plugins::ExecutorClient> client_ptr;
+    plugins::ExecutorClient& client;
+    jobs::Store store;
+    jobs::Locks locks;
+    jobs::Queue queue;
+    std::string consumer;
+    jobs::QueuedLeases queued;
+    runner::WorkerPool runner;
+    std::atomic<bool> ready{false};
+};
+
+namespace {
+
+// serve()'s configuration: the settings, checked, with everything they
+// name that must be right before anything starts (exit code on failure).
+struct Startup {
+    Settings settings;
+    shovey::Config shovey;
+    redis::Url url;
+    http::security::SecuritySettings security;
+};
+
+int load_startup(const std::string& path, bool worker_only, Startup& s) {
+    try {
+        s.settings = load_settings(path);
+        s.shovey = shovey::load_config(s.settings);
+    } catch (const ConfigError& e) {
+        std::cerr << "exed: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    try {
+        s.url = redis::parse_url(s.settings.redis_url);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "exed: runner.redis_url: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    if (worker_only && s.url.embedded) {
+        std::cerr << "exed: `exed worker` needs a shared runner.redis_url (not embedded)\n";
+        return kExitConfig;
+    }
+    if (!worker_only)
+        if (int rc = load_security(s.settings, s.security)) return rc;
+    return 0;
+}
+
+// Logging, the run_dir and the job secret: once the settings are known.
+int set_up(Startup& s, bool worker_only) {
+    setup_logging(s.settings);
+    restrict_log_files(s.settings);
+    exed_log().information(fmt::format("exed {} {} with {}", EXED_VERSION, worker_only ? "worker" : "api",
+                                       s.settings.config_path));
+    if (!s.settings.broker_url.empty())
+        exed_log().warning("runner.broker_url is set but unused: exed queues jobs in Redis");
+    private_run_dir(s.settings);
+    try {
+        s.settings.job_secret = jobs::load_or_create_secret(s.settings.job_secret, s.settings.run_dir);
+    } catch (const std::exception& e) {
+        std::cerr << "exed: job secret: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    return 0;
+}
+
+// The embedded redis-server (when redis_url says so), supervised; `url`
+// then points at its socket.
+int start_embedded(const Settings& settings, redis::Url& url, std::unique_ptr<redis::EmbeddedServer>& out) {
+    if (!url.embedded) return 0;
+    out = std::make_unique<redis::EmbeddedServer>(settings.run_dir);
+    try {
+        out->start();
+    } catch (const std::exception& e) {
+        exed_log().critical(std::string("embedded redis: ") + e.what());
+        return kExitUnavailable;
+    }
+    out->supervise();
+    url = redis::Url::unix_socket_at(out->socket_path());
+    return 0;
+}
+
+// Redis may still be starting (or down): keep trying, it is not fatal;
+// false when the embedded one never answers.
+bool wait_for_queue(jobs::Queue& queue, bool embedded) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            queue.ensure_group();
+            return true;
+        } catch (const std::exception& e) {
+            if (attempt % 10 == 0) exed_log().warning(std::string("waiting for redis: ") + e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            if (attempt > 20 && embedded) return false;
+        }
+    }
+}
+
+}  // namespace
+
+int ExedApp::serve(bool worker_only) {
+    std::string path = worker_only && !exe_conf_.empty() ? exe_conf_
+                       : !conf_.empty()                  ? conf_
+                                                         : start_dir() + "/exe.conf";
+    tighten_umask();
+    Startup start;
+    if (int rc = load_startup(path, worker_only, start)) return rc;
+    if (int rc = set_up(start, worker_only)) return rc;
+    PidFile pid(worker_only ? "" : start.settings.pid_file);
+    if (!pid.error.empty()) {
+        std::cerr << "exed: " << pid.error << "\n";
+        return kExitUnavailable;
+    }
+    std::unique_ptr<redis::EmbeddedServer> embedded;
+    if (int rc = start_embedded(start.settings, start.url, embedded)) return rc;
+    std::unique_ptr<Core> core;
+    try {
+        core = std::make_unique<Core>(start.settings, start.url, embedded != nullptr);
+    } catch (const ConfigError& e) {
+        std::cerr << "exed: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    if (!wait_for_queue(core->queue, start.url.embedded)) return kExitUnavailable;
 
     int rc = EXIT_OK;
     if (worker_only) {
-        become_ready(nullptr);
-        exed_log().information(fmt::format("worker {} running {} job(s) at a time", consumer,
-                                         settings.concurrency));
+        core->become_ready(nullptr);
+        exed_log().information(fmt::format("worker {} running {} job(s) at a time", core->consumer,
+                                           start.settings.concurrency));
         waitForTerminationRequest();
     } else {
-        operate::Submitter submitter(settings, registry, client, store, locks, queue, queued);
-        operate::JobService job_service(settings, client, store, pool);
-        jobs::AuditStream audit_stream(pool);
-        std::unique_ptr<http::security::Security> security;
-        try {
-            security = std::make_unique<http::security::Security>(
-                security_settings, settings, audit_store(audit_stream), [&submitter](const std::string& pattern) {
-                    try {
-                        return submitter.expand({pattern});
-                    } catch (const std::exception&) {
-                        return std::vector<std::string>{};  // matches nothing (or no executor)
-                    }
-                });
-        } catch (const std::exception& e) {
-            std::cerr << "exed: " << e.what() << "\n";
-            runner.stop();
+        rc = serve_api(*core, start.security, start.shovey);
+        if (rc == kExitConfig) {
             if (embedded) embedded->stop();
-            return kExitConfig;
+            return rc;
         }
-        http::security::reload_tokens_on_sighup();
-        http::Services services{settings, registry, submitter, job_service, *security};
-        services.ready = &ready;
-        services.nodes = node_host->registry.get();
-        services.executor = &client;
-        http::Server server(services);
-        metrics::AgentGauge agent_gauge(client);  // exed_agents_connected when the executor has `nodes`
-        shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,
-                                 server.router(), consumer, shovey_access(*security));
-        try {
-            server.start();
-            exed_log().information(fmt::format("listening on {}:{} (starting: loading plugins)", settings.listen,
-                                             server.port()));
-            become_ready(security.get());
-            waitForTerminationRequest();
-        } catch (const Poco::Exception& e) {
-            exed_log().critical(fmt::format("cannot listen on {}:{}: {}", settings.listen,
-                                          settings.listen_port, e.displayText()));
-            rc = kExitUnavailable;
-        }
-        server.stop();
     }
     exed_log().information("shutting down");
     sd_notify("STOPPING=1");
-    runner.stop();
+    core->runner.stop();
     if (embedded) embedded->stop();
+    return rc;
+}
+
+int ExedApp::serve_api(Core& core, const http::security::SecuritySettings& security_settings,
+                       const shovey::Config& shovey_config) {
+    auto& settings = core.settings;
+    operate::Submitter submitter(settings, core.registry, core.client, core.store, core.locks, core.queue,
+                                 core.queued);
+    operate::JobService job_service(settings, core.client, core.store, core.pool);
+    jobs::AuditStream audit_stream(core.pool);
+    std::unique_ptr<http::security::Security> security;
+    try {
+        security = std::make_unique<http::security::Security>(
+            security_settings, settings, audit_store(audit_stream), [&submitter](const std::string& pattern) {
+                try {
+                    return submitter.expand({pattern});
+                } catch (const std::exception&) {
+                    return std::vector<std::string>{};  // matches nothing (or no executor)
+                }
+            });
+    } catch (const std::exception& e) {
+        std::cerr << "exed: " << e.what() << "\n";
+        core.runner.stop();
+        return kExitConfig;
+    }
+    http::security::reload_tokens_on_sighup();
+    http::Services services{settings, core.registry, submitter, job_service, *security};
+    services.ready = &core.ready;
+    services.nodes = core.node_host->registry.get();
+    services.executor = &core.client;
+    http::Server server(services);
+    metrics::AgentGauge agent_gauge(core.client);  // exed_agents_connected when the executor has `nodes`
+    shovey::Face shovey_face(shovey_config, settings, core.pool, submitter, job_service, core.client,
+                             server.router(), core.consumer, shovey_access(*security));
+    int rc = EXIT_OK;
+    try {
+        server.start();
+        exed_log().information(fmt::format("listening on {}:{} (starting: loading plugins)", settings.listen,
+                                           server.port()));
+        core.become_ready(security.get());
+        waitForTerminationRequest();
+    } catch (const Poco::Exception& e) {
+        exed_log().critical(fmt::format("cannot listen on {}:{}: {}", settings.listen, settings.listen_port,
+                                        e.displayText()));
+        rc = kExitUnavailable;
+    }
+    server.stop();
     return rc;
 }
 

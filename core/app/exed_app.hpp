@@ -7,6 +7,13 @@
 
 #include <string>
 
+namespace exed::http::security {
+struct SecuritySettings;
+}
+namespace exed::shovey {
+struct Config;
+}
+
 namespace exed::app {
 
 class ExedApp : public Poco::Util::ServerApplication {
@@ -20,8 +27,13 @@ protected:
     int main(const std::vector<std::string>& args) override;
 
 private:
+    struct Core;  // the store, plugins and runner both faces run on (exed_app.cpp)
+
     void print_help();
     int serve(bool worker_only);
+    // The API face on `core`, until a termination request; its exit code.
+    int serve_api(Core& core, const http::security::SecuritySettings& security_settings,
+                  const shovey::Config& shovey_config);
 
     bool stop_early_ = false;
     std::string conf_;
