@@ -149,6 +149,22 @@ plugins::OpResult PluginHostClient::health() {
     }
 }
 
+namespace {
+
+// The process groups a call started and had not ended when its plugin host
+// crashed: its commands outlive the host (they are its orphans now); they
+// belonged to this call, so they end with it.
+void end_orphans(const std::set<pid_t>& groups, plugins::CallHooks& hooks) {
+    for (pid_t g : groups) {
+        if (kill(-g, SIGKILL) == 0)
+            logger().warning(fmt::format("[{}] killed process group {} left by the crashed plugin host",
+                                         hooks.job_id(), g));
+        hooks.untrack_process(g);
+    }
+}
+
+}  // namespace
+
 plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const std::string& op,
                                         const std::string& document, plugins::CallHooks& hooks) {
     plugins::OpResult out;
@@ -186,14 +202,7 @@ plugins::OpResult PluginHostClient::run(const plugins::PluginRef& plugin, const 
         auto frame = call->next(kPoll);
         if (!frame) {
             if (!call->crashed()) continue;
-            // Its commands outlive the host (they are its orphans now): they
-            // belonged to this call, so they end with it.
-            for (pid_t g : groups) {
-                if (kill(-g, SIGKILL) == 0)
-                    logger().warning(fmt::format("[{}] killed process group {} left by the crashed plugin host",
-                                                 hooks.job_id(), g));
-                hooks.untrack_process(g);
-            }
+            end_orphans(groups, hooks);
             out.status = call->bystander() ? plugins::kStatusBystander : plugins::kStatusCrashed;
             out.error = crashed(call->crash(), plugin, "ran '" + op + "'");
             if (call->bystander()) out.error += " (another call crashed it)";

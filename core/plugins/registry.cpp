@@ -86,6 +86,29 @@ static std::string read_secret_args(const exed_plugin_desc* d, std::vector<std::
     return {};
 }
 
+namespace {
+
+// What makes a plugin's descriptor unusable before anything of it is
+// read past what its sizes cover; empty when it is usable.
+std::string descriptor_problem(const exed_plugin_desc* d) {
+    if (!d) return "entry point returned no descriptor";
+    if (d->struct_size < offsetof(exed_plugin_desc, abi_minor) + sizeof(d->abi_minor))
+        return "descriptor too small to carry an ABI version";
+    if (d->abi_major != EXED_ABI_MAJOR || d->abi_minor > EXED_ABI_MINOR)
+        return fmt::format("incompatible ABI: plugin {}.{}, host {}.{} (needs major {} and minor <= {})",
+                           d->abi_major, d->abi_minor, EXED_ABI_MAJOR, EXED_ABI_MINOR, EXED_ABI_MAJOR,
+                           EXED_ABI_MINOR);
+    if (!EXED_HAS_FIELD(d, exed_plugin_desc, ops) || !d->ops || !d->kind || !d->type || !d->name || !d->version)
+        return "descriptor lacks kind, type, name, version or ops";
+    // Nothing of the ops table is read before its size is known to cover it.
+    if (d->ops->struct_size < kOpsSize_1_0)
+        return fmt::format("ops table too small: struct_size {} < {} (ABI 1.0's table)", d->ops->struct_size,
+                           kOpsSize_1_0);
+    return {};
+}
+
+}  // namespace
+
 bool Registry::load_file(const std::string& path) {
     namespace dll = boost::dll;
     dll::shared_library lib;
@@ -103,30 +126,8 @@ bool Registry::load_file(const std::string& path) {
     }
     auto entry = lib.get<const exed_plugin_desc*()>(EXED_PLUGIN_ENTRY_SYMBOL);
     const exed_plugin_desc* d = entry();
-    if (!d) {
-        refuse(path, "entry point returned no descriptor");
-        return false;
-    }
-    if (d->struct_size < offsetof(exed_plugin_desc, abi_minor) + sizeof(d->abi_minor)) {
-        refuse(path, "descriptor too small to carry an ABI version");
-        return false;
-    }
-    if (d->abi_major != EXED_ABI_MAJOR || d->abi_minor > EXED_ABI_MINOR) {
-        refuse(path, fmt::format("incompatible ABI: plugin {}.{}, host {}.{} (needs major {} and "
-                                 "minor <= {})",
-                                 d->abi_major, d->abi_minor, EXED_ABI_MAJOR, EXED_ABI_MINOR,
-                                 EXED_ABI_MAJOR, EXED_ABI_MINOR));
-        return false;
-    }
-    if (!EXED_HAS_FIELD(d, exed_plugin_desc, ops) || !d->ops || !d->kind || !d->type ||
-        !d->name || !d->version) {
-        refuse(path, "descriptor lacks kind, type, name, version or ops");
-        return false;
-    }
-    // Nothing of the ops table is read before its size is known to cover it.
-    if (d->ops->struct_size < kOpsSize_1_0) {
-        refuse(path, fmt::format("ops table too small: struct_size {} < {} (ABI 1.0's table)",
-                                 d->ops->struct_size, kOpsSize_1_0));
+    if (std::string why = descriptor_problem(d); !why.empty()) {
+        refuse(path, why);
         return false;
     }
     PluginInfo info{d->kind, d->type, d->name, d->version, d->abi_major, d->abi_minor, path, {}};
