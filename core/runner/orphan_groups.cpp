@@ -25,9 +25,18 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("exed.runner"); }
 
+// A file's text; "" when it cannot be read. A /proc file of a process that
+// ends between the open and the read fails with ESRCH, which libstdc++'s
+// filebuf throws ("basic_filebuf::underflow ... No such process"): from
+// track_process, under a job's plugin call, that left the job running for
+// ever (the CI flake of a quick command on 100 nodes).
 std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    try {
+        std::ifstream in(path);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    } catch (const std::exception&) {
+        return "";
+    }
 }
 
 std::string boot_id() {
