@@ -13,6 +13,7 @@
 #include "jobs/signature.hpp"
 #include "metrics/agent_gauge.hpp"
 #include "operate/job_service.hpp"
+#include "operate/read_only_call.hpp"
 #include "operate/submitter.hpp"
 #include "pluginhost/make_client.hpp"
 #include "redis/embedded.hpp"
@@ -310,7 +311,9 @@ int ExedApp::serve(bool worker_only) {
         services.executor = &client;
         http::Server server(services);
         metrics::AgentGauge agent_gauge(client);  // exed_agents_connected when the executor has `nodes`
-        shovey::Face shovey_face(shovey_config, settings, pool, submitter, job_service, client,
+        shovey::Store shovey_store(pool);
+        operate::ReadOnlyCall read_only(submitter, client);  // Shovey's node check: ping without a job
+        shovey::Face shovey_face(shovey_config, settings, shovey_store, submitter, job_service, read_only,
                                  server.router(), consumer, shovey_access(*security));
         try {
             server.start();
