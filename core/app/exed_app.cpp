@@ -13,6 +13,7 @@
 #include "jobs/signature.hpp"
 #include "metrics/agent_gauge.hpp"
 #include "operate/job_service.hpp"
+#include "operate/read_only_call.hpp"
 #include "operate/submitter.hpp"
 #include "pluginhost/make_client.hpp"
 #include "redis/embedded.hpp"
@@ -378,7 +379,9 @@ int ExedApp::serve_api(Core& core, const http::security::SecuritySettings& secur
     services.executor = &core.client;
     http::Server server(services);
     metrics::AgentGauge agent_gauge(core.client);  // exed_agents_connected when the executor has `nodes`
-    shovey::Face shovey_face(shovey_config, settings, core.pool, submitter, job_service, core.client,
+    shovey::Store shovey_store(core.pool);
+    operate::ReadOnlyCall read_only(submitter, core.client);  // Shovey's node check: ping without a job
+    shovey::Face shovey_face(shovey_config, settings, shovey_store, submitter, job_service, read_only,
                              server.router(), core.consumer, shovey_access(*security));
     int rc = EXIT_OK;
     try {

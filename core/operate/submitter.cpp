@@ -120,8 +120,7 @@ void Submitter::check_backlog() {
                                                  " >= runner.max_queued); retry later");
 }
 
-jobs::Job Submitter::submit(const Submission& s) {
-    check_backlog();
+jobs::Job Submitter::prepare(const Submission& s) {
     jobs::Job job;
     resolve(s, job);
 
@@ -137,8 +136,14 @@ jobs::Job Submitter::submit(const Submission& s) {
     }
     job.targets = std::move(prepared.hosts);
     job.operate_args = std::move(prepared.document);
-    job.jid = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
     job.operate = s.operate;
+    return job;
+}
+
+jobs::Job Submitter::submit(const Submission& s) {
+    check_backlog();
+    jobs::Job job = prepare(s);
+    job.jid = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
     job.created_ms = now_ms();
     job.run_timeout = s.run_timeout > 0 ? std::min(s.run_timeout, 7 * 86400) : settings_.run_timeout;
     job.signature = jobs::sign(settings_.job_secret, job);
@@ -166,7 +171,7 @@ jobs::Job Submitter::submit(const Submission& s) {
     return job;
 }
 
-std::optional<std::vector<plugins::NodeState>> Submitter::node_states() {
+std::optional<std::vector<NodeState>> Submitter::node_states() {
     require_executor();
     return plugins::executor_nodes(client_);
 }

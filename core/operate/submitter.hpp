@@ -25,6 +25,10 @@
 
 namespace exed::operate {
 
+// A node the executor tracks itself, up or down (its `nodes` op): how the
+// faces see it, through node_states().
+using NodeState = plugins::NodeState;
+
 struct Submission {
     std::string operate;              // an operation of the catalogue
     Poco::JSON::Object::Ptr args;     // validated arguments, without targets
@@ -67,6 +71,14 @@ public:
     // unavailable, unsupported, internal) when the job cannot be created.
     jobs::Job submit(const Submission& s);
 
+    // The first half of submit, shared with ReadOnlyCall (the one operation
+    // path, docs/architecture.md): which plugin and plugin op serve the
+    // submission (the catalogue), the expanded targets and the plugin's
+    // check, giving the job's one arguments document. Fills operate,
+    // plugin_kind/type/op, targets and operate_args; no jid, lock, record.
+    // Throws DomainError as submit does.
+    jobs::Job prepare(const Submission& s);
+
     // Host names matched by the patterns, in order, without duplicates;
     // patterns that match nothing are left out.
     std::vector<std::string> expand(const std::vector<std::string>& patterns);
@@ -74,7 +86,7 @@ public:
     // The executor's own node status (its optional `nodes` op: the agent
     // executor's up/down nodes); nullopt when it has none. Throws
     // std::runtime_error when the op fails.
-    std::optional<std::vector<plugins::NodeState>> node_states();
+    std::optional<std::vector<NodeState>> node_states();
 
     // Waits for the job to end (or until `deadline`); returns the final
     // job, or nullopt on timeout.

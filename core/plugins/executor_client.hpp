@@ -1,13 +1,18 @@
-// The one way the core reaches plugins: submitter (on request threads) and
-// runner (on worker threads) call this, never Plugin::invoke.
+// The one way the core reaches plugins: the operations core (submitter and
+// its read-only call, on request threads) and the runner (on worker
+// threads) call this, never Plugin::invoke.
 //
-// Today the only implementation calls the plugins in this process
-// (InProcessClient). It is the seam where a plugin-host process or a remote
-// agent sits next, so everything that crosses it is data: JSON text in and
-// out, names instead of pointers. The one live object is the CallHooks of a
-// run: the events, cancel flag, deadline and process tracking of a job,
-// which a remote client forwards both ways (cancel reaches a running op
-// through CallHooks::cancelled() and the process groups it tracked).
+// Two implementations, chosen by [plugins] isolation
+// (pluginhost/make_client.hpp): PluginHostClient (core/pluginhost, the
+// default, "process") sends every call to the supervised plugin host
+// process; InProcessClient (in_process_client.hpp, "in_process", for
+// debugging and the bench baseline) calls the plugins loaded into exed.
+// Because one of them is across a socket, everything that crosses the seam
+// is data: JSON text in and out, names instead of pointers. The one live
+// object is the CallHooks of a run: the events, cancel flag, deadline and
+// process tracking of a job, which the plugin host's client forwards both
+// ways (cancel reaches a running op through CallHooks::cancelled() and the
+// process groups it tracked).
 #pragma once
 
 #include "plugins/plugin.hpp"

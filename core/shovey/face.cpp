@@ -7,13 +7,13 @@
 
 namespace exed::shovey {
 
-Face::Face(Config config, const Settings& settings, redis::Pool& pool, operate::Submitter& submitter,
-           operate::JobService& jobs, plugins::ExecutorClient& client, http::Router& router,
+Face::Face(Config config, const Settings& settings, Store& store, operate::Submitter& submitter,
+           operate::JobService& jobs, operate::ReadOnlyCall& read_only, http::Router& router,
            const std::string& name, Access access)
     : config_(std::move(config)),
       access_(std::move(access)),
-      store_(pool),
-      adapter_(submitter, jobs, client),
+      store_(store),
+      adapter_(submitter, jobs, read_only),
       service_(config_, settings, store_, adapter_),
       checker_(config_, store_, adapter_, name) {
     add_routes(router, service_, access_);

@@ -1,14 +1,14 @@
-// The Shovey face wired up: its store, the adapter onto the job manager,
-// the operations, the node checker, and its routes on the HTTP router.
+// The Shovey face wired up: the adapter onto the job manager, the
+// operations, the node checker, and its routes on the HTTP router, over the
+// store the app hands it (a face holds no Redis handle: app/ wires).
 // Built by the app before the server starts; stops its checker when gone.
 #pragma once
 
 #include "config.hpp"
 #include "http/router.hpp"
 #include "operate/job_service.hpp"
+#include "operate/read_only_call.hpp"
 #include "operate/submitter.hpp"
-#include "plugins/executor_client.hpp"
-#include "redis/pool.hpp"
 #include "shovey/shovey_config.hpp"
 #include "shovey/jobs_adapter.hpp"
 #include "shovey/node_checker.hpp"
@@ -23,15 +23,15 @@ namespace exed::shovey {
 class Face {
 public:
     // `name` identifies this process in the check lease.
-    Face(Config config, const Settings& settings, redis::Pool& pool, operate::Submitter& submitter,
-         operate::JobService& jobs, plugins::ExecutorClient& client, http::Router& router,
+    Face(Config config, const Settings& settings, Store& store, operate::Submitter& submitter,
+         operate::JobService& jobs, operate::ReadOnlyCall& read_only, http::Router& router,
          const std::string& name, Access access);
     ~Face();
 
 private:
     Config config_;
     Access access_;
-    Store store_;
+    Store& store_;
     JobsAdapter adapter_;
     Service service_;
     NodeChecker checker_;

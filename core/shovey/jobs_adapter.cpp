@@ -11,22 +11,6 @@
 
 namespace exed::shovey {
 
-namespace {
-
-// Hooks of a ping made outside any job: nothing to record; `cancelled`
-// lets the executor stop its processes when exed stops.
-class PingHooks : public plugins::CallHooks {
-public:
-    explicit PingHooks(const std::atomic<bool>& stop) : stop_(stop) {}
-    void emit(const std::string&) override {}
-    bool cancelled() override { return stop_.load(); }
-
-private:
-    const std::atomic<bool>& stop_;
-};
-
-}  // namespace
-
 std::string JobsAdapter::submit_run(const std::string& node, const std::string& command,
                                     const std::vector<std::string>& argv, int run_timeout) {
     operate::Submission s;
@@ -96,7 +80,7 @@ void JobsAdapter::cancel(const std::string& jid) {
 
 std::vector<std::string> JobsAdapter::known_hosts() {
     std::vector<std::string> hosts = submitter_.expand({"*"});  // every host, for ansible and salt alike
-    std::optional<std::vector<plugins::NodeState>> reported;
+    std::optional<std::vector<operate::NodeState>> reported;
     try {
         reported = executor_nodes();
     } catch (const std::runtime_error&) {
@@ -115,20 +99,20 @@ std::map<std::string, bool> JobsAdapter::ping(const std::vector<std::string>& ho
     std::map<std::string, bool> answered;
     for (auto& h : hosts) answered[h] = false;
     if (hosts.empty()) return answered;
-    Poco::JSON::Object args;
-    Poco::JSON::Array targets;
-    for (auto& h : hosts) targets.add(h);
-    args.set("targets", targets);
-    PingHooks hooks(stop);
-    auto r = client_.run(client_.executor(), "ping", json_string(args), hooks);
-    if (!r.ok() || stop) return answered;
-    try {
-        auto results = parse_json(r.result).extract<Poco::JSON::Object::Ptr>();
-        for (auto& h : hosts) {
-            auto body = results->getObject(h);
-            answered[h] = body && body->optValue<int>(EXED_KEY_STATUS, -1) == EXED_HOST_OK;
+    operate::Submission s;
+    s.operate = "ping";
+    s.args = new Poco::JSON::Object;  // ping takes no arguments but its targets
+    s.patterns = hosts;
+    auto answer = read_only_.run(s, stop);
+    if (!answer.ok() || stop) return answered;
+    for (auto& [host, json] : answer.results) {
+        if (!answered.count(host)) continue;  // a pattern's other match: not asked about
+        try {
+            auto body = parse_json(json).extract<Poco::JSON::Object::Ptr>();
+            answered[host] = body->optValue<int>(EXED_KEY_STATUS, -1) == EXED_HOST_OK;
+        } catch (const Poco::Exception&) {
+            // not an object: no answer
         }
-    } catch (const Poco::Exception&) {
     }
     return answered;
 }

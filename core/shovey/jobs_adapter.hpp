@@ -1,15 +1,16 @@
-// The one place the Shovey face meets the exed job manager: it submits a
-// node's run as an ordinary exed job (operate `execute` of an argv on one
-// host, through the Submitter: same validation, locks, queue, workers,
-// cancel, TTL), reads such a job back, cancels it, and asks the
-// configured executor which hosts exist and which answer a ping.
+// The one place the Shovey face meets the exed job manager, all of it
+// through the operations core (core/operate): it submits a node's run as an
+// ordinary exed job (operate `execute` of an argv on one host, through the
+// Submitter: same validation, locks, queue, workers, cancel, TTL), reads
+// such a job back, cancels it, and asks which hosts exist (Submitter's
+// expansion and the executor's node status) and which answer a ping (the
+// operations core's read-only call: the job path without the job).
 // Kept in one small file so that it can be ported onto a reshaped core.
 #pragma once
 
 #include "operate/job_service.hpp"
+#include "operate/read_only_call.hpp"
 #include "operate/submitter.hpp"
-#include "plugins/executor_client.hpp"
-#include "plugins/executor_nodes.hpp"
 
 #include <atomic>
 #include <map>
@@ -36,8 +37,8 @@ struct RunJob {
 class JobsAdapter {
 public:
     JobsAdapter(operate::Submitter& submitter, operate::JobService& jobs,
-                plugins::ExecutorClient& client)
-        : submitter_(submitter), jobs_(jobs), client_(client) {}
+                operate::ReadOnlyCall& read_only)
+        : submitter_(submitter), jobs_(jobs), read_only_(read_only) {}
 
     // Queues the named command `command` (exed's [shovey.commands] entry,
     // whose argv is `argv`) on `node` with a per-run timeout; returns the
@@ -62,17 +63,20 @@ public:
     // reports down (an executor with `nodes` lists only live ones as targets).
     std::vector<std::string> known_hosts();
     // The executor's own node status (its optional `nodes` op); nullopt
-    // when it has none: then node status comes from pings.
-    std::optional<std::vector<plugins::NodeState>> executor_nodes() { return plugins::executor_nodes(client_); }
-    // One ping of `hosts` through the executor: host -> answered. Stops
-    // early (everything unanswered) once `stop` turns true.
+    // when it has none: then node status comes from pings. Throws when the
+    // op fails or the executor is not loaded.
+    std::optional<std::vector<operate::NodeState>> executor_nodes() { return submitter_.node_states(); }
+    // One ping of `hosts` (operate::ReadOnlyCall: no job, no lock, no
+    // record): host -> answered. Stops early (everything unanswered) once
+    // `stop` turns true. Throws DomainError when the ping cannot be made
+    // (executor not loaded, a host gone from the inventory since listed).
     std::map<std::string, bool> ping(const std::vector<std::string>& hosts,
                                      const std::atomic<bool>& stop);
 
 private:
     operate::Submitter& submitter_;
     operate::JobService& jobs_;
-    plugins::ExecutorClient& client_;
+    operate::ReadOnlyCall& read_only_;
 };
 
 }  // namespace exed::shovey

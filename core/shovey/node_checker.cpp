@@ -72,7 +72,7 @@ void NodeChecker::ping_all() {
     logger().debug(fmt::format("node check: {} host(s) pinged, {} down", answered.size(), down));
 }
 
-void NodeChecker::record_reported(const std::vector<plugins::NodeState>& reported) {
+void NodeChecker::record_reported(const std::vector<operate::NodeState>& reported) {
     // The executor already waited for missed heartbeats before it says
     // down, so its word counts at once (down_after = 1): status follows a
     // connection within one interval.

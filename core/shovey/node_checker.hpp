@@ -3,7 +3,9 @@
 // up/down per node. An executor that tracks its nodes itself (the optional
 // `nodes` op: the agent executor's connections and heartbeats) is asked
 // once per round, no job and no ping per node; any other executor gets a
-// ping of every host it knows (down after down_after missed checks in a row).
+// ping of every host it knows (down after down_after missed checks in a row)
+// through the operations core's read-only call: prepared as a ping job is,
+// run without the job (no locks, no record; docs/architecture.md).
 #pragma once
 
 #include "shovey/shovey_config.hpp"
@@ -34,7 +36,7 @@ public:
 private:
     void loop();
     void ping_all();
-    void record_reported(const std::vector<plugins::NodeState>& reported);
+    void record_reported(const std::vector<operate::NodeState>& reported);
 
     const Config& config_;
     Store& store_;

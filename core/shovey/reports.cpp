@@ -89,9 +89,7 @@ int64_t time_field(const Poco::JSON::Object::Ptr& body, const std::string& key) 
 
 bool reportable(const std::string& s) {
     // created and down are the server's own; everything else an agent may say.
-    return s == node_status::running || s == node_status::succeeded || s == node_status::failed ||
-           s == node_status::nacked || s == node_status::invalid || s == node_status::cancelled ||
-           s == node_status::killed;
+    return node_status::known(s) && s != node_status::created && s != node_status::down;
 }
 
 [[noreturn]] void ended(const std::string& node, const Run& run) {

@@ -46,7 +46,10 @@ std::set<std::pair<std::string, std::string>> server_routes(const SharedRedis& r
                                             [](const std::string&) { return std::vector<std::string>{}; });
     exed::http::Services services{settings, registry, submitter, jobs, security};
     exed::http::Server server(services);
-    exed::shovey::Face shovey({}, settings, *pool, submitter, jobs, client, server.router(), "openapi-test", {});
+    exed::shovey::Store shovey_store(*pool);
+    exed::operate::ReadOnlyCall read_only(submitter, client);
+    exed::shovey::Face shovey({}, settings, shovey_store, submitter, jobs, read_only, server.router(),
+                              "openapi-test", {});
     auto list = server.router().routes();
     return {list.begin(), list.end()};
 }

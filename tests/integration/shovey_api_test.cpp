@@ -159,6 +159,23 @@ TEST_CASE("api: node checks run one at a time across exed processes sharing a re
     CHECK(http("GET", b.port(), "/status/node/node1/latest").object()->getValue<std::string>("status") == "up");
 }
 
+TEST_CASE("api: the node check's ping is prepared as a ping job is: the executor's check refuses both") {
+    // One operation path (docs/architecture.md): the check's ping goes
+    // through the operations core's preparation, the executor's check
+    // included, as GET /ping's job does; before issue 25 it called the
+    // executor with a document of its own that no check saw.
+    SharedRedis redis;
+    const std::string refusal = "the test executor refuses every ping";
+    ExedProcess exed(config(redis, "[test]\nrefuse_ping = " + refusal + "\n"));
+    exed.start();
+    int port = exed.port();
+    auto sync = http("GET", port, "/ping?target=node1");
+    CHECK(sync.status == 400);
+    CHECK(sync.body.find(refusal) != std::string::npos);
+    CHECK(eventually([&] { return exed.log().find("node check: " + refusal) != std::string::npos; }, 30));
+    CHECK(node_status(port, "node1").empty());  // the refused check recorded nothing
+}
+
 TEST_CASE("api: a run whose worker dies still ends - failed with the reason") {
     SharedRedis redis;
     ExedProcess api(config(redis, "[runner]\nconcurrency = 0\n")), w1(config(redis)), w2(config(redis));

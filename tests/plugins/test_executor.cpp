@@ -107,6 +107,9 @@ public:
         hosts_ = split(cfg->optValue<std::string>("hosts", "node1,node2,node3"), ",");
         for (auto& h : split(cfg->optValue<std::string>("down", ""), ",")) down_.insert(h);
         ping_delay_ms_ = std::stoi(cfg->optValue<std::string>("ping_delay_ms", "0"));
+        // A check that refuses every ping with this message (config
+        // refuse_ping): shows which calls go through the plugin's check.
+        refuse_ping_ = cfg->optValue<std::string>("refuse_ping", "");
         // Hosts whose every op crashes the process the plugin runs in (a
         // segfault, as a buggy plugin would): the plugin host tests.
         for (auto& h : split(cfg->optValue<std::string>("crash_hosts", ""), ",")) {
@@ -122,6 +125,7 @@ public:
 
     void check(exed::Call&, const std::string& op, const std::string& args_json) override {
         auto args = parse(args_json);
+        if (op == "ping" && !refuse_ping_.empty()) throw exed::BadInput(refuse_ping_);
         if (op == "execute" && args->optValue<std::string>("cmd", "").empty() && !args->has("argv"))
             throw exed::BadInput("cmd is required");
         if (op == "deploy" && args->optValue<std::string>("role", "") == "missing")
@@ -257,6 +261,7 @@ private:
     std::vector<std::string> hosts_;
     std::set<std::string> down_, crash_;
     int ping_delay_ms_ = 0;
+    std::string refuse_ping_;
 };
 
 }  // namespace
