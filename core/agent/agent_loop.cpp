@@ -3,6 +3,7 @@
 #include "agent/agent_tls.hpp"
 #include "agent/child_process.hpp"
 #include "agent/facts.hpp"
+#include "wire_commands.hpp"
 
 #include <Poco/Buffer.h>
 #include <Poco/DateTimeFormat.h>
@@ -228,7 +229,7 @@ void AgentLoop::handle(NodeLink& link, const std::string& text) {
         return;
     }
     std::string type = msg->optValue<std::string>("type", "");
-    if (type == "ping") {  // answered from the connection: nothing runs
+    if (type == agent_wire::kPing) {  // answered from the connection: nothing runs
         link.send_now(json_of(run_message("pong", msg->optValue<std::string>("run_id", ""))));
     } else if (type == "command") {
         handle_command(link, msg);
@@ -339,7 +340,7 @@ void AgentLoop::start_run(NodeLink& link, const Verdict& v) {
     send_and_keep(link, *run, v.run_id, json_of(ack), false);
     std::thread([this, &link, v, run] {
         auto end = run_message("end", v.run_id);
-        if (v.command == "facter") {
+        if (v.command == agent_wire::kFacter) {
             end.set("facts", node_facts());
             end.set("exit", 0);
         } else {

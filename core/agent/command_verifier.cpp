@@ -2,6 +2,7 @@
 
 #include "agent/service_command.hpp"
 #include "operate/command_line.hpp"
+#include "wire_commands.hpp"
 
 #include <Poco/Base64Decoder.h>
 #include <Poco/Crypto/RSADigestEngine.h>
@@ -43,8 +44,8 @@ bool CommandVerifier::signature_ok(const std::string& text, const std::string& s
 void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
     // Neither starts anything: cancel stops a run, attach resends what one sent.
     if (v.action == "cancel" || v.action == "attach") return;
-    if (v.command == "facter") return;
-    if (v.command == "deploy") {
+    if (v.command == agent_wire::kFacter) return;
+    if (v.command == agent_wire::kDeploy) {
         v.ok = false;
         v.reason = "deploy is unsupported by the exed agent";
         return;
@@ -60,7 +61,7 @@ void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
             return;
         }
     }
-    if (v.command == "service") {
+    if (v.command == agent_wire::kService) {
         std::string why;
         if (args.size() != 2 || !service_argv(args[0], args[1], v.argv, why)) {
             v.ok = false;
@@ -68,7 +69,7 @@ void CommandVerifier::allowed(Verdict& v, const std::string& argv_json) const {
         }
         return;
     }
-    if (v.command == "exec") {
+    if (v.command == agent_wire::kExec) {
         if (args.empty()) {
             v.ok = false;
             v.reason = "exec needs a non-empty argv";

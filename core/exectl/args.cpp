@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace exectl {
 
@@ -13,12 +14,13 @@ namespace {
 const std::vector<std::string> kGlobal = {"url", "token", "cacert", "json", "help"};
 
 struct OptionInfo {
-    const char* name;
+    std::string name;
     const char* value;  // null: a flag
     const char* help;
 };
 
 const std::vector<OptionInfo>& option_table() {
+    namespace arg = exed::catalogue::arg;  // an operation's optional args are options
     static const std::vector<OptionInfo> t = {
         {"url", "URL", "exed's address (EXED_URL; default http://127.0.0.1:16808)"},
         {"token", "TOKEN", "bearer token (EXED_TOKEN, EXED_TOKEN_FILE)"},
@@ -27,11 +29,11 @@ const std::vector<OptionInfo>& option_table() {
         {"help", nullptr, "show this help"},
         {"async", nullptr, "queue the job, print its jid and return at once"},
         {"run-timeout", "SECONDS", "kill the job after this long (default: exed's run_timeout)"},
-        {"graceful", nullptr, "restart: reload instead"},
-        {"partial", "TAG", "run only the role's tasks tagged TAG"},
-        {"extra-vars", "JSON", "variables for the role, a JSON object"},
-        {"rollback", nullptr, "roll back to the previous release"},
-        {"extra-opts", "JSON", "options for the release type, a JSON object"},
+        {option_of(arg::graceful), nullptr, "restart: reload instead"},
+        {option_of(arg::partial), "TAG", "run only the role's tasks tagged TAG"},
+        {option_of(arg::extra_vars), "JSON", "variables for the role, a JSON object"},
+        {option_of(arg::rollback), nullptr, "roll back to the previous release"},
+        {option_of(arg::extra_opts), "JSON", "options for the release type, a JSON object"},
         {"limit", "N", "at most N jobs, newest first (1-10000; default 20)"},
         {"follow", nullptr, "stream the job's events until it ends"},
         {"quorum", "Q", "shovey run: \"N%\" of the nodes or a count that must be up (default 100%)"},
@@ -46,19 +48,39 @@ const OptionInfo* find_option(const std::string& name) {
     return nullptr;
 }
 
-}  // namespace
+namespace cat = exed::catalogue;
 
-const std::vector<CommandSpec>& commands() {
-    static const std::vector<CommandSpec> c = {
-        {"ping", "HOSTS", "check that the hosts answer", {"async", "run-timeout"}, 1, 1},
-        {"facter", "HOSTS", "gather the hosts' facts", {"async", "run-timeout"}, 1, 1},
-        {"service", "HOSTS NAME start|stop|restart", "start, stop or restart a service",
-         {"async", "run-timeout", "graceful"}, 3, 3},
-        {"execute", "HOSTS -- ARGV...", "run a command (no shell; ARGV passed exactly)",
-         {"async", "run-timeout"}, 1, 1, true},
-        {"deploy", "HOSTS ROLE", "apply a role", {"async", "run-timeout", "partial", "extra-vars"}, 2, 2},
-        {"release", "HOSTS APPNAME APPTYPE REVISION", "release an application revision (\"?\": ask)",
-         {"async", "run-timeout", "rollback", "extra-opts"}, 4, 4},
+// An operation's command, read from the catalogue: `HOSTS` then its
+// required args (the service state as start|stop|restart; execute's cmd
+// as `-- ARGV...`), its optional args as options.
+CommandSpec operation_command(const cat::Operation& op) {
+    CommandSpec c{op.name, "HOSTS", op.summary, {"async", "run-timeout"}, 1, 1};
+    c.operation = &op;
+    for (const auto& a : op.args) {
+        std::string name = a.name;
+        if (!a.required) {
+            c.options.push_back(option_of(name));
+        } else if (name == cat::arg::cmd) {
+            c.takes_argv = true;
+            c.usage += " -- ARGV...";
+        } else {
+            std::string word;
+            if (name == cat::arg::state)
+                for (const auto& st : cat::service_states()) word += (word.empty() ? "" : "|") + std::string(st.verb);
+            else
+                for (char ch : name) word += char(std::toupper(static_cast<unsigned char>(ch)));
+            c.usage += " " + word;
+            ++c.min_args;
+            ++c.max_args;
+        }
+    }
+    return c;
+}
+
+std::vector<CommandSpec> command_table() {
+    std::vector<CommandSpec> c;
+    for (const auto& op : cat::operations()) c.push_back(operation_command(op));
+    std::vector<CommandSpec> rest = {
         {"target", "[PATTERN]", "list the hosts matching PATTERN (default *)", {}, 0, 1},
         {"jobs", "", "list recent jobs, newest first", {"limit"}, 0, 0},
         {"job", "JID", "show a job (with its per-host results)", {"follow"}, 1, 1},
@@ -66,6 +88,20 @@ const std::vector<CommandSpec>& commands() {
         {"shovey", "run|jobs|job|cancel|output|nodes ...", "the Shovey face: named commands on nodes with a quorum",
          {"async", "run-timeout", "quorum", "limit", "output-type"}, 1, 4},
     };
+    c.insert(c.end(), rest.begin(), rest.end());
+    return c;
+}
+
+}  // namespace
+
+std::string option_of(const std::string& arg_name) {
+    std::string o = arg_name;
+    std::replace(o.begin(), o.end(), '_', '-');
+    return o;
+}
+
+const std::vector<CommandSpec>& commands() {
+    static const std::vector<CommandSpec> c = command_table();
     return c;
 }
 
@@ -83,7 +119,7 @@ bool option_takes_value(const std::string& name) {
 std::string option_help(const std::string& name) {
     auto o = find_option(name);
     if (!o) return "";
-    std::string left = std::string("--") + o->name + (o->value ? std::string(" ") + o->value : "");
+    std::string left = "--" + o->name + (o->value ? std::string(" ") + o->value : "");
     return fmt::format("  {:<22} {}\n", left, o->help);
 }
 
@@ -174,7 +210,7 @@ std::string global_help() {
 
 std::string command_help(const CommandSpec& c) {
     std::string out = fmt::format("usage: exectl {} {}\n\n{}.\n", c.name, c.usage, c.summary);
-    if (c.name == "execute")
+    if (c.takes_argv)
         out += "\nEach word after -- is one argument of the command, exactly as given\n"
                "(quoted for exed, never run through a shell).\n";
     if (c.name == "job") out += "\nWith --follow: a live view on a terminal, NDJSON events otherwise.\n";

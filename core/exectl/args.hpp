@@ -2,6 +2,8 @@
 // each command with its own options and --help.
 #pragma once
 
+#include "catalogue.hpp"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -16,7 +18,15 @@ struct CommandSpec {
     std::vector<std::string> options;  // long names this command accepts (besides the globals)
     size_t min_args = 0, max_args = 0;  // positional arguments
     bool takes_argv = false;           // everything after "--" is passed on as given
+    // The API operation this command runs (POST /<name>), or null. Its
+    // positional arguments after HOSTS are the operation's required args in
+    // catalogue order, its options the optional ones ("extra_vars" is
+    // --extra-vars).
+    const exed::catalogue::Operation* operation = nullptr;
 };
+
+// The option of an operation's optional argument: "extra_vars" -> "extra-vars".
+std::string option_of(const std::string& arg_name);
 
 const std::vector<CommandSpec>& commands();
 const CommandSpec* find_command(const std::string& name);

@@ -69,42 +69,50 @@ Poco::Dynamic::Var json_option(const Args& a, const std::string& name) {
     return v;
 }
 
+namespace cat = exed::catalogue;
+
+// "start", "started" or "0" -> 0 (and so on): the catalogue's words.
+int service_state(const std::string& word) {
+    std::string verbs;
+    for (const auto& st : cat::service_states()) {
+        if (word == st.verb || word == st.participle || word == std::to_string(st.value)) return st.value;
+        verbs += std::string(verbs.empty() ? "" : &st == &cat::service_states().back() ? " or " : ", ") + st.verb;
+    }
+    throw UsageError("service state must be " + verbs);
+}
+
+// The request body of an operation command (args.hpp: positional
+// arguments are the operation's required args, options the optional ones).
 Object::Ptr operation_body(const Args& a) {
-    const std::string& op = a.command->name;
+    const auto& op = *a.command->operation;
     Object::Ptr body = new Object;
     Array targets;
     Poco::StringTokenizer hosts(a.positional[0], ",", Poco::StringTokenizer::TOK_IGNORE_EMPTY |
                                                           Poco::StringTokenizer::TOK_TRIM);
     for (const auto& h : hosts) targets.add(h);
     if (targets.size() == 0) throw UsageError("HOSTS must name at least one host");
-    body->set("targets", targets);
+    body->set(cat::arg::targets, targets);
     if (a.has("run-timeout")) {
         int s = 0;
         if (!Poco::NumberParser::tryParse(a.get("run-timeout"), s) || s <= 0)
             throw UsageError("--run-timeout must be a positive number of seconds");
-        body->set("run_timeout", s);
+        body->set(cat::arg::run_timeout, s);
     }
-    if (op == "service") {
-        static const std::map<std::string, int> states = {
-            {"start", 0}, {"started", 0}, {"0", 0}, {"stop", 1}, {"stopped", 1}, {"1", 1},
-            {"restart", 2}, {"restarted", 2}, {"2", 2}};
-        auto it = states.find(a.positional[2]);
-        if (it == states.end()) throw UsageError("service state must be start, stop or restart");
-        body->set("name", a.positional[1]);
-        body->set("state", it->second);
-        if (a.has("graceful")) body->set("graceful", true);
-    } else if (op == "execute") {
-        body->set("cmd", quote_argv(a.argv));
-    } else if (op == "deploy") {
-        body->set("role", a.positional[1]);
-        if (a.has("partial")) body->set("partial", a.get("partial"));
-        if (a.has("extra-vars")) body->set("extra_vars", json_option(a, "extra-vars"));
-    } else if (op == "release") {
-        body->set("appname", a.positional[1]);
-        body->set("apptype", a.positional[2]);
-        body->set("revision", a.positional[3]);
-        if (a.has("rollback")) body->set("rollback", true);
-        if (a.has("extra-opts")) body->set("extra_opts", json_option(a, "extra-opts"));
+    size_t next = 1;  // positional[0] is HOSTS
+    for (const auto& arg : op.args) {
+        std::string name = arg.name;
+        if (name == cat::arg::cmd) {
+            body->set(name, quote_argv(a.argv));
+        } else if (arg.required) {
+            const std::string& word = a.positional.at(next++);
+            if (name == cat::arg::state) body->set(name, service_state(word));
+            else body->set(name, word);
+        } else if (a.has(option_of(name))) {
+            std::string option = option_of(name);
+            if (arg.type == cat::ArgType::Bool) body->set(name, true);
+            else if (arg.type == cat::ArgType::Object) body->set(name, json_option(a, option));
+            else body->set(name, a.get(option));
+        }
     }
     return body;
 }

@@ -89,7 +89,7 @@ void Submitter::resolve(const Submission& s, jobs::Job& job) {
         job.plugin_op = catalogue::plugin_op_for(*op, false, "");
         return;
     }
-    std::string type = s.args->getValue<std::string>("apptype");
+    std::string type = s.args->getValue<std::string>(catalogue::arg::apptype);
     if (!client_.available({job.plugin_kind, type})) {
         std::string known;
         for (auto& info : registry_.list(job.plugin_kind)) known += (known.empty() ? "" : ", ") + info.type;
@@ -97,8 +97,8 @@ void Submitter::resolve(const Submission& s, jobs::Job& job) {
                                              (known.empty() ? "none loaded" : known) + ")");
     }
     job.plugin_type = type;
-    bool rollback = s.args->optValue<bool>("rollback", false);
-    std::string revision = s.args->getValue<std::string>("revision");
+    bool rollback = s.args->optValue<bool>(catalogue::arg::rollback, false);
+    std::string revision = s.args->getValue<std::string>(catalogue::arg::revision);
     job.plugin_op = catalogue::plugin_op_for(*op, rollback, revision);
     if (!rollback && revision.empty())
         throw DomainError(Errc::invalid,

@@ -70,7 +70,7 @@ void check_values(const std::string& op, const Poco::JSON::Object::Ptr& args) {
             bad(std::string(f.name) + " must not be empty");
     }
     // The one argv rule: execute's cmd is split here, once, for every executor.
-    if (op == "execute") add_execute_argv(args);
+    if (op == EXED_OP_EXECUTE) add_execute_argv(args);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "command_signer.hpp"
 #include "host_pattern.hpp"
 #include "run_batch.hpp"
+#include "wire_commands.hpp"
 
 #include <exed/sdk.hpp>
 
@@ -51,7 +52,8 @@ std::string named_command(const Poco::JSON::Object::Ptr& args) {
     auto v = args->get("named_command");
     if (!v.isString() || v.toString().empty()) throw BadInput("named_command must be a non-empty string");
     std::string name = v.toString();
-    for (const char* builtin : {"exec", "facter", "service", "deploy"})
+    for (const char* builtin :
+         {agent_wire::kExec, agent_wire::kFacter, agent_wire::kService, agent_wire::kDeploy})
         if (name == builtin)
             throw BadInput("named_command '" + name + "' is one of the agent's own commands, not a named one");
     return name;
@@ -119,7 +121,8 @@ public:
 
     std::string facter(exed::Call& call, const std::string& args_json) override {
         AgentHub& hub = ready();  // before *signer_: both exist only when configured
-        return RunBatch(hub, *signer_, call, RunKind::Facter).run(targets_of(args_object(args_json)), "facter", "");
+        return RunBatch(hub, *signer_, call, RunKind::Facter)
+            .run(targets_of(args_object(args_json)), agent_wire::kFacter, "");
     }
 
     std::string execute(exed::Call& call, const std::string& args_json) override {
@@ -142,11 +145,11 @@ public:
         std::ostringstream text;
         args->stringify(text);
         // Read-only: asking again is the answer.
-        if (op == "ping") return ping(call, text.str());
-        if (op == "facter") return facter(call, text.str());
+        if (op == EXED_OP_PING) return ping(call, text.str());
+        if (op == EXED_OP_FACTER) return facter(call, text.str());
         if (call.job_id().empty()) throw Unsupported("no job id: the runs to resume cannot be named");
-        if (op == "execute") return execute_as(call, text.str(), true);
-        if (op == "service") return service_as(call, text.str(), true);
+        if (op == EXED_OP_EXECUTE) return execute_as(call, text.str(), true);
+        if (op == EXED_OP_SERVICE) return service_as(call, text.str(), true);
         throw Unsupported("the agent executor cannot resume '" + op.substr(0, 64) + "'");
     }
 
@@ -174,7 +177,7 @@ private:
         if (argv.empty()) throw BadInput("cmd must not be empty");
         AgentHub& hub = ready();  // before *signer_: both exist only when configured
         return RunBatch(hub, *signer_, call, RunKind::Execute, run_ids(call, attach), attach)
-            .run(targets_of(args), "exec", argv_json(argv));
+            .run(targets_of(args), agent_wire::kExec, argv_json(argv));
     }
 
     std::string service_as(exed::Call& call, const std::string& args_json, bool attach) {
@@ -188,13 +191,17 @@ private:
             } catch (const std::exception&) {
             }
         }
-        if (state < 0 || state > 2) throw BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
+        if (state < EXED_SERVICE_STARTED || state > EXED_SERVICE_RESTARTED) throw BadInput(EXED_SERVICE_STATE_RULE);
         bool graceful = args->optValue<bool>("graceful", false);
-        const char* action = state == 0 ? "start" : state == 1 ? "stop" : graceful ? "reload" : "restart";
+        // systemctl's verbs (the agent accepts these four).
+        const char* action = state == EXED_SERVICE_STARTED   ? "start"
+                             : state == EXED_SERVICE_STOPPED ? "stop"
+                             : graceful                      ? "reload"
+                                                             : "restart";
         // The agent validates the unit name again (it trusts no one).
         AgentHub& hub = ready();  // before *signer_: both exist only when configured
         return RunBatch(hub, *signer_, call, RunKind::Service, run_ids(call, attach), attach)
-            .run(targets_of(args), "service", argv_json({name, action}));
+            .run(targets_of(args), agent_wire::kService, argv_json({name, action}));
     }
 
     // "<job>/<n>/": the runs of the job's n-th call here (a releaser's job

@@ -1,5 +1,7 @@
 #include "run_batch.hpp"
 
+#include "wire_commands.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -34,9 +36,9 @@ Poco::JSON::Object::Ptr host_status(int status, const std::string& error = "") {
 
 const char* command_name(RunKind k) {
     switch (k) {
-        case RunKind::Facter: return "facter";
-        case RunKind::Service: return "service";
-        default: return "exec";
+        case RunKind::Facter: return agent_wire::kFacter;
+        case RunKind::Service: return agent_wire::kService;
+        default: return agent_wire::kExec;
     }
 }
 
@@ -78,7 +80,7 @@ Poco::JSON::Object::Ptr RunBatch::end_result(HostRun& h, const Poco::JSON::Objec
     Poco::JSON::Object::Ptr r;
     if (kind_ == RunKind::Facter) {
         r = host_status(exit == 0 ? EXED_HOST_OK : EXED_HOST_FAILED);
-        if (msg->has("facts")) r->set("facter", msg->get("facts"));
+        if (msg->has("facts")) r->set(EXED_KEY_FACTS, msg->get("facts"));
         r->set("state", r->get("status"));
     } else {
         bool ok = exit == 0 && reason.empty();
@@ -160,7 +162,7 @@ std::string RunBatch::frame_for(const HostRun& h, const std::string& run_id, con
                                 const std::string& argv_json) const {
     std::string frame;
     if (kind_ == RunKind::Ping) {
-        frame = R"({"type":"ping","run_id":")" + run_id + "\"}";
+        frame = std::string(R"({"type":")") + agent_wire::kPing + R"(","run_id":")" + run_id + "\"}";
     } else {
         // A resumed call sends `start` too: the agent attaches to a run it
         // has, refuses one it ran and no longer keeps, and starts one exed

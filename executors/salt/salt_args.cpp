@@ -87,10 +87,9 @@ ServiceArgs service_args(const Object::Ptr& args) {
     if (st.isInteger())
         state = st.convert<int>();
     else if (!st.isString() || !Poco::NumberParser::tryParse(st.toString(), state))
-        throw BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
-    if (state < 0 || state > 2)
-        throw BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
-    s.state = ServiceState(state);
+        throw BadInput(EXED_SERVICE_STATE_RULE);
+    if (state < EXED_SERVICE_STARTED || state > EXED_SERVICE_RESTARTED) throw BadInput(EXED_SERVICE_STATE_RULE);
+    s.state = exed_service_state(state);
     s.graceful = bool_arg(args, "graceful");
     return s;
 }
@@ -138,15 +137,15 @@ DeployArgs deploy_args(const Object::Ptr& args) {
 
 void check_args(const std::string& op, const std::string& args_json) {
     auto args = parse_object(args_json, "arguments");
-    if (op == "targets")
+    if (op == EXED_OP_TARGETS)
         pattern_arg(args);
-    else if (op == "ping" || op == "facter")
+    else if (op == EXED_OP_PING || op == EXED_OP_FACTER)
         targets_arg(args);
-    else if (op == "service")
+    else if (op == EXED_OP_SERVICE)
         service_args(args);
-    else if (op == "execute")
+    else if (op == EXED_OP_EXECUTE)
         execute_args(args);
-    else if (op == "deploy")
+    else if (op == EXED_OP_DEPLOY)
         deploy_args(args);
     // Any other op is not ours to judge: invoking it answers "unsupported".
 }

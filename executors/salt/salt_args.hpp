@@ -5,17 +5,17 @@
 
 #include "salt_json.hpp"
 
+#include <exed/sdk.h>
+
 #include <string>
 #include <vector>
 
 namespace exed::salt {
 
-enum class ServiceState { Started = 0, Stopped = 1, Restarted = 2 };
-
 struct ServiceArgs {
     std::vector<std::string> targets;
     std::string name;
-    ServiceState state = ServiceState::Started;
+    exed_service_state state = EXED_SERVICE_STARTED;
     bool graceful = false;
 };
 

@@ -44,11 +44,11 @@ private:
     Object all_;
 };
 
-const char* service_function(ServiceState state, bool graceful) {
+const char* service_function(exed_service_state state, bool graceful) {
     switch (state) {
-        case ServiceState::Started: return "service.start";
-        case ServiceState::Stopped: return "service.stop";
-        case ServiceState::Restarted: return graceful ? "service.reload" : "service.restart";
+        case EXED_SERVICE_STARTED: return "service.start";
+        case EXED_SERVICE_STOPPED: return "service.stop";
+        case EXED_SERVICE_RESTARTED: return graceful ? "service.reload" : "service.restart";
     }
     return "service.status";
 }
@@ -124,8 +124,8 @@ public:
                            return results.add(o.minion, error_result(Failed, "service.status " + s.name + ": " +
                                                                          salt_error_text(o.value)));
                        bool running = o.value.extract<bool>();
-                       bool needed = s.state == ServiceState::Restarted ||
-                                     (s.state == ServiceState::Started) != running;
+                       bool needed = s.state == EXED_SERVICE_RESTARTED ||
+                                     (s.state == EXED_SERVICE_STARTED) != running;
                        if (needed)
                            act.push_back(o.minion);
                        else

@@ -2,6 +2,8 @@
 
 #include "salt_messages.hpp"
 
+#include <exed/sdk.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -56,7 +58,7 @@ Object::Ptr facter_result(const MinionOutcome& o) {
         r = unreachable_result(o);
     } else if (auto grains = as_object(o.value)) {
         r = status_result(OK);
-        r->set("facter", grains);
+        r->set(EXED_KEY_FACTS, grains);
     } else {
         r = error_result(Failed, unexpected(o.value, "grains.items"));
     }

@@ -73,17 +73,17 @@ public:
     }
 
     std::string release(exed::Call& call, const std::string& args) override {
-        auto r = parse_request("release", parse(args), defaults_);
-        return dump(in_batches(call, r, kRelease, {r.revision, r.giturl, std::to_string(r.keep)}, "release"));
+        auto r = parse_request(EXED_OP_RELEASE, parse(args), defaults_);
+        return dump(in_batches(call, r, kRelease, {r.revision, r.giturl, std::to_string(r.keep)}, EXED_OP_RELEASE));
     }
 
     std::string rollback(exed::Call& call, const std::string& args) override {
-        auto r = parse_request("rollback", parse(args), defaults_);
-        return dump(in_batches(call, r, kRollback, {r.revision}, "rollback"));
+        auto r = parse_request(EXED_OP_ROLLBACK, parse(args), defaults_);
+        return dump(in_batches(call, r, kRollback, {r.revision}, EXED_OP_ROLLBACK));
     }
 
     std::string revision(exed::Call& call, const std::string& args) override {
-        auto r = parse_request("revision", parse(args), defaults_);
+        auto r = parse_request(EXED_OP_REVISION, parse(args), defaults_);
         Object out;
         auto results = run_script(call, r.targets, r, kRevision, {});
         for (const auto& [host, body] : *results) {
@@ -122,7 +122,7 @@ private:
         Object args, req;
         args.set("targets", to_array(hosts));
         args.set("argv", argv);
-        req.set("op", "execute");
+        req.set("op", EXED_OP_EXECUTE);
         req.set("args", args);
         return parse(call.run_executor(dump(req)));
     }
@@ -193,12 +193,12 @@ private:
         args.set("targets", to_array(hosts));
         if (!r.service.empty()) {
             args.set("name", r.service);
-            args.set("state", 2);
+            args.set("state", int(EXED_SERVICE_RESTARTED));
             args.set("graceful", true);
-            req.set("op", "service");
+            req.set("op", EXED_OP_SERVICE);
         } else {
             args.set("cmd", r.reload_cmd);
-            req.set("op", "execute");
+            req.set("op", EXED_OP_EXECUTE);
         }
         req.set("args", args);
         Object::Ptr results;

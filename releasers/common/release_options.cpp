@@ -53,9 +53,9 @@ ReleaseRequest parse_request(const std::string& op, const Poco::JSON::Object::Pt
     r.appname = args->optValue<std::string>("appname", "");
     if (!safe_name(r.appname))
         throw exed::BadInput("appname must be letters, digits, '.', '_' or '-' (got '" + r.appname + "')");
-    if (op != "revision") {
+    if (op != EXED_OP_REVISION) {
         r.revision = args->optValue<std::string>("revision", "");
-        if (op == "release" && r.revision.empty()) throw exed::BadInput("revision is required");
+        if (op == EXED_OP_RELEASE && r.revision.empty()) throw exed::BadInput("revision is required");
         if (!r.revision.empty() && !safe_name(r.revision))
             throw exed::BadInput("revision must be a full commit id or a tag name (got '" + r.revision + "')");
     }
@@ -71,7 +71,7 @@ ReleaseRequest parse_request(const std::string& op, const Poco::JSON::Object::Pt
         }
     }
     if (opts->has("giturl")) r.giturl = get_typed<std::string>(opts, "giturl", "a string");
-    if (op == "release" && r.giturl.empty()) throw exed::BadInput("extra_opts.giturl is required to release");
+    if (op == EXED_OP_RELEASE && r.giturl.empty()) throw exed::BadInput("extra_opts.giturl is required to release");
     if (!r.giturl.empty() && r.giturl[0] == '-') throw exed::BadInput("extra_opts.giturl must not start with '-'");
     if (opts->has("concurrency")) {
         r.concurrency = get_typed<int>(opts, "concurrency", "a positive integer");

@@ -1,5 +1,6 @@
 #include "http/security/authorise.hpp"
 
+#include "catalogue.hpp"
 #include "http/api_error.hpp"
 
 #include <Poco/String.h>
@@ -35,6 +36,15 @@ bool agent_report(const std::string& method, const std::string& path) {
     return segs.size() == 4 && segs[0] == "shovey" && (segs[1] == "jobs" || segs[1] == "stream");
 }
 
+Scope scope_of(catalogue::Scope s) {
+    switch (s) {
+        case catalogue::Scope::Run: return Run;
+        case catalogue::Scope::Deploy: return Deploy;
+        case catalogue::Scope::Release: return Release;
+    }
+    return Admin;  // unreachable: deny by default
+}
+
 }  // namespace
 
 unsigned route_scope(const std::string& method, const std::string& path) {
@@ -43,9 +53,9 @@ unsigned route_scope(const std::string& method, const std::string& path) {
     bool reading = method == "GET" || method == "HEAD";
     if (seg == "health") return 0;
     if (seg == "plugins" || seg == "audit" || seg == "nodes") return Admin;
-    if (seg == "ping" || seg == "facter" || seg == "service" || seg == "execute") return Run;
-    if (seg == "deploy") return Deploy;
-    if (seg == "release") return reading ? Read : Release;  // GET /release lists the releasers
+    if (const auto* op = catalogue::find(seg))  // an operation: the catalogue says which scope
+        // GET /release (a releaser's operation) lists the releasers instead.
+        return reading && op->kind == catalogue::Kind::Releaser ? Read : scope_of(op->scope);
     if ((seg == "jobs" || seg == "shovey") && !reading) return Run;  // jobs: refined per job
     if (!reading) return Admin;  // a change nothing above names: deny by default
     return Read;                 // targets, jobs, Shovey reads, node status, unknown (404)
@@ -60,9 +70,8 @@ std::string rate_bucket(const std::string& method, const std::string& path) {
 }
 
 Scope operation_scope(const std::string& op) {
-    if (op == "deploy") return Deploy;
-    if (op == "release") return Release;
-    return Run;
+    const auto* o = catalogue::find(op);
+    return o ? scope_of(o->scope) : Run;
 }
 
 void require_scope(const Caller& caller, Scope scope, const std::string& what) {

@@ -1,5 +1,6 @@
 #include "http/security/security.hpp"
 
+#include "catalogue.hpp"
 #include "http/api_error.hpp"
 #include "http/context.hpp"
 #include "http/job_json.hpp"
@@ -69,7 +70,8 @@ void Security::admit(Context& ctx, const std::string& path) {
 std::vector<std::string> Security::release_roots(const Poco::JSON::Object::Ptr& args) const {
     if (!settings_.release_roots.empty()) return settings_.release_roots;
     // Default: the root the releaser is configured with ([<apptype>] root).
-    std::string type = args && args->has("apptype") ? args->getValue<std::string>("apptype") : "";
+    std::string type =
+        args && args->has(catalogue::arg::apptype) ? args->getValue<std::string>(catalogue::arg::apptype) : "";
     if (simple_name(type) && core_.raw && core_.raw->hasProperty(type + ".root"))
         return {core_.raw->getString(type + ".root")};
     return {"/srv/apps"};
@@ -79,7 +81,8 @@ void Security::authorise(const Caller& caller, const std::string& op, const Poco
                          const std::vector<std::string>& hosts) {
     require_scope(caller, operation_scope(op), "for " + op);
     acl_.require_hosts(caller, hosts);
-    if (op == "release") require_release_root(args, release_roots(args));
+    const auto* o = catalogue::find(op);  // a releaser's extra_opts.root must be an allowed root
+    if (o && o->kind == catalogue::Kind::Releaser) require_release_root(args, release_roots(args));
 }
 
 void Security::authorise_change(const Caller& caller, const jobs::Job& job) {

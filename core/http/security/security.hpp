@@ -4,6 +4,7 @@
 // answer. See docs/security.md.
 #pragma once
 
+#include "catalogue.hpp"
 #include "http/security/audit.hpp"
 #include "http/security/authorise.hpp"
 #include "http/security/browser_guard.hpp"
@@ -43,7 +44,7 @@ public:
     bool may_see(const Caller& caller, const std::vector<std::string>& hosts) { return acl_.may_see(caller, hosts); }
     // Run scope and every host within the caller's patterns (403 otherwise).
     void authorise_hosts(const Caller& caller, const std::vector<std::string>& hosts) {
-        authorise(caller, "execute", nullptr, hosts);
+        authorise(caller, EXED_OP_EXECUTE, nullptr, hosts);
     }
     // An agent reporting for `node` (Shovey's agent-facing PUTs): 403
     // unless admin, or the agent scope with the node in its patterns.

@@ -41,30 +41,40 @@ std::vector<std::string> comma_list(const std::string& s) {
 
 }  // namespace
 
+namespace {
+
+// Each scope's name, once: parsing, naming and the messages read it.
+struct ScopeName {
+    Scope scope;
+    const char* name;
+};
+constexpr ScopeName kScopeNames[] = {{Read, "read"},       {Run, "run"},     {Deploy, "deploy"},
+                                     {Release, "release"}, {Admin, "admin"}, {Agent, "agent"}};
+
+std::string scope_list() {
+    std::string out;
+    for (const auto& s : kScopeNames) out += std::string(out.empty() ? "" : ", ") + s.name;
+    return out;
+}
+
+}  // namespace
+
 unsigned parse_scopes(const std::string& list) {
     unsigned out = 0;
     for (const auto& s : comma_list(list)) {
-        if (s == "read") out |= Read;
-        else if (s == "run") out |= Run;
-        else if (s == "deploy") out |= Deploy;
-        else if (s == "release") out |= Release;
-        else if (s == "admin") out |= Admin;
-        else if (s == "agent") out |= Agent;
-        else throw std::invalid_argument("unknown scope '" + s + "' (read, run, deploy, release, admin, agent)");
+        unsigned bit = 0;
+        for (const auto& n : kScopeNames)
+            if (s == n.name) bit = n.scope;
+        if (!bit) throw std::invalid_argument("unknown scope '" + s + "' (" + scope_list() + ")");
+        out |= bit;
     }
-    if (!out) throw std::invalid_argument("no scope given (read, run, deploy, release, admin, agent)");
+    if (!out) throw std::invalid_argument("no scope given (" + scope_list() + ")");
     return out;
 }
 
 std::string scope_name(Scope s) {
-    switch (s) {
-        case Read: return "read";
-        case Run: return "run";
-        case Deploy: return "deploy";
-        case Release: return "release";
-        case Admin: return "admin";
-        case Agent: return "agent";
-    }
+    for (const auto& n : kScopeNames)
+        if (s == n.scope) return n.name;
     return "?";
 }
 

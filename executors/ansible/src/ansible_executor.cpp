@@ -23,6 +23,11 @@
 namespace exed::ansible {
 namespace {
 
+// Ansible's own modules that ping and service run (its names, which only
+// happen to match exed's operations; exed's are EXED_OP_* in sdk.h).
+constexpr const char* kPingModule = "ping";
+constexpr const char* kServiceModule = "service";
+
 // <dir of this .so>/ansible: where the build and install put callback/ and
 // modules/ next to exed_ansible.so.
 std::string plugin_support_dir() {
@@ -92,19 +97,19 @@ public:
 
     void check(exed::Call&, const std::string& op, const std::string& args_json) override {
         auto args = parse_object(args_json);
-        if (op == "targets") {
+        if (op == EXED_OP_TARGETS) {
             std::string pattern = pattern_arg(args);
             if (auto inv = inventory_.if_fresh()) match_host_ids(*inv, pattern);  // bad regex -> 400
             return;
         }
-        static const std::set<std::string> host_ops = {"ping", "facter", "service", "execute",
-                                                       "deploy"};
+        static const std::set<std::string> host_ops = {EXED_OP_PING, EXED_OP_FACTER, EXED_OP_SERVICE,
+                                                       EXED_OP_EXECUTE, EXED_OP_DEPLOY};
         if (!host_ops.count(op)) return;
         auto targets = targets_arg(args);
         if (auto inv = inventory_.if_fresh()) require_known(*inv, targets);
-        if (op == "service") service_args(args);
-        if (op == "execute") execute_args(args);
-        if (op == "deploy") deploy_args(args, config_);
+        if (op == EXED_OP_SERVICE) service_args(args);
+        if (op == EXED_OP_EXECUTE) execute_args(args);
+        if (op == EXED_OP_DEPLOY) deploy_args(args, config_);
     }
 
     std::string targets(exed::Call& call, const std::string& args_json) override {
@@ -115,7 +120,7 @@ public:
 
     std::string ping(exed::Call& call, const std::string& args_json) override {
         auto targets = resolve_targets(call, parse_object(args_json));
-        return adhoc(call, targets, "status", "ping", "", nullptr, [](const HostResult& r) {
+        return adhoc(call, targets, "status", kPingModule, "", nullptr, [](const HostResult& r) {
             return r.kind == "ok" ? body("status", kOk) : failed_body("status", r.result);
         });
     }
@@ -127,8 +132,9 @@ public:
                      [](const HostResult& r) {
                          if (r.kind != "ok") return failed_body("state", r.result);
                          Object::Ptr b = body("state", kOk);
-                         b->set("facter", r.result->has("facter") ? r.result->get("facter")
-                                                                  : Poco::Dynamic::Var(Object()));
+                         // exed_facter (modules/) answers under exed's key.
+                         b->set(EXED_KEY_FACTS, r.result->has(EXED_KEY_FACTS) ? r.result->get(EXED_KEY_FACTS)
+                                                                              : Poco::Dynamic::Var(Object()));
                          b->set("source", r.result->optValue<std::string>("source", "ansible"));
                          return b;
                      });
@@ -141,7 +147,7 @@ public:
         Object module_args;
         module_args.set("name", s.name);
         module_args.set("state", s.ansible_state());
-        return adhoc(call, targets, "status", "service", to_json(module_args), nullptr,
+        return adhoc(call, targets, "status", kServiceModule, to_json(module_args), nullptr,
                      [](const HostResult& r) {
                          if (r.kind != "ok") return failed_body("status", r.result);
                          return body("status", changed(r.result) ? kChanged : kOk);

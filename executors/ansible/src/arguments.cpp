@@ -152,9 +152,9 @@ std::string pattern_arg(const Object::Ptr& args) {
 
 std::string ServiceArgs::ansible_state() const {
     switch (state) {
-        case ServiceState::Started: return "started";
-        case ServiceState::Stopped: return "stopped";
-        case ServiceState::Restarted: return graceful ? "reloaded" : "restarted";
+        case EXED_SERVICE_STARTED: return "started";  // ansible's service module states
+        case EXED_SERVICE_STOPPED: return "stopped";
+        case EXED_SERVICE_RESTARTED: return graceful ? "reloaded" : "restarted";
     }
     return "started";
 }
@@ -173,9 +173,8 @@ ServiceArgs service_args(const Object::Ptr& args) {
     if (st.isInteger()) state = st.convert<long>();
     else if (st.isString() && matches(st.extract<std::string>(), digit))
         state = std::stol(st.extract<std::string>());
-    if (state < 0 || state > 2)
-        throw exed::BadInput("state must be 0 (started), 1 (stopped) or 2 (restarted)");
-    s.state = static_cast<ServiceState>(state);
+    if (state < EXED_SERVICE_STARTED || state > EXED_SERVICE_RESTARTED) throw exed::BadInput(EXED_SERVICE_STATE_RULE);
+    s.state = static_cast<exed_service_state>(state);
     if (args->has("graceful") && !args->isNull("graceful"))
         s.graceful = is_true(args->get("graceful"), "graceful");
     return s;

@@ -6,6 +6,8 @@
 #include "config.hpp"
 #include "json_util.hpp"
 
+#include <exed/sdk.h>
+
 #include <string>
 #include <vector>
 
@@ -17,11 +19,9 @@ std::vector<std::string> targets_arg(const Object::Ptr& args);
 // "pattern": a string; "*" when absent.
 std::string pattern_arg(const Object::Ptr& args);
 
-enum class ServiceState { Started = 0, Stopped = 1, Restarted = 2 };
-
 struct ServiceArgs {
     std::string name;
-    ServiceState state = ServiceState::Started;
+    exed_service_state state = EXED_SERVICE_STARTED;
     bool graceful = false;
     std::string ansible_state() const;  // started|stopped|restarted|reloaded
 };

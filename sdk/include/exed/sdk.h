@@ -43,7 +43,9 @@
  *        lost worker of the same job started, instead of failing the job).
  *   1.4  exed_host_api.node_registry appended (the host's registry of agent
  *        node keys: which key a node name is bound to, and whether an
- *        operator accepted it).
+ *        operator accepted it). Later, source only: the operation names
+ *        (EXED_OP_*), the service states (exed_service_state) and
+ *        EXED_KEY_FACTS, spelled once here for exed and its plugins.
  */
 #ifndef EXED_SDK_H
 #define EXED_SDK_H
@@ -98,6 +100,37 @@ typedef enum exed_host_status {
 #define EXED_KEY_STATUS "status"
 #define EXED_KEY_STATE "state"
 #define EXED_KEY_TASK "name"
+/* Added within 1.4, source only (a later addition to the 1.4 headers: no
+ * struct or value changed, so no minor bump; test `#ifdef EXED_OP_PING` to
+ * build against an earlier copy). The key of facter's per-host facts
+ * ({"web1": {"state": 0, "facter": {...}}}: EXEd's shape). */
+#define EXED_KEY_FACTS "facter"
+
+/* Added within 1.4, source only (as EXED_KEY_FACTS: a plugin using them
+ * runs in any 1.x host). The operation names, as the `op` of check, resume and
+ * run_executor requests, and as exed's API paths (POST /ping). The one
+ * place they are spelled: exed itself reads them from here. */
+#define EXED_OP_TARGETS "targets"
+#define EXED_OP_PING "ping"
+#define EXED_OP_FACTER "facter"
+#define EXED_OP_SERVICE "service"
+#define EXED_OP_EXECUTE "execute"
+#define EXED_OP_DEPLOY "deploy"
+#define EXED_OP_RELEASE "release"
+#define EXED_OP_ROLLBACK "rollback"
+#define EXED_OP_REVISION "revision"
+#define EXED_OP_NODES "nodes"
+#define EXED_OP_RESUME "resume"
+
+/* Added within 1.4, source only. The `state` argument of service (EXEd's numbers;
+ * its spelling was "Stoped"). RESTARTED with "graceful": true reloads. */
+typedef enum exed_service_state {
+    EXED_SERVICE_STARTED = 0,
+    EXED_SERVICE_STOPPED = 1,
+    EXED_SERVICE_RESTARTED = 2
+} exed_service_state;
+/* What a state outside them is told (HTTP 400). */
+#define EXED_SERVICE_STATE_RULE "state must be 0 (started), 1 (stopped) or 2 (restarted)"
 
 /* Log levels for host_api.log (syslog-like numbering). */
 typedef enum exed_log_level {
