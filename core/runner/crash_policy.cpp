@@ -26,18 +26,13 @@ constexpr auto kCulpritPause = std::chrono::milliseconds(500);
 
 }  // namespace
 
-bool is_read_only(const std::string& operation) {
-    const auto* op = catalogue::find(operation);
-    return op && op->read_only;
-}
-
 bool CrashPolicy::resumable(const jobs::Job& job) const {
     return job.plugin_kind == catalogue::kind_name(catalogue::Kind::Executor) &&
            client_.implements({job.plugin_kind, job.plugin_type}, catalogue::resume_op);
 }
 
 CrashPolicy::LostRun CrashPolicy::after_lost_worker(const jobs::Job& job) {
-    bool read_only = is_read_only(job.operate);
+    bool read_only = catalogue::read_only(job.operate);
     if (!read_only && !resumable(job))
         return {fmt::format("worker {} was lost while running the job", job.worker)};
     // A read-only job is rerun once: a second loss is a job that takes
@@ -76,7 +71,7 @@ bool CrashPolicy::again(const jobs::Job& job, const JobHooks& hooks, plugins::Op
     } else {
         return false;
     }
-    if (is_read_only(job.operate)) {
+    if (catalogue::read_only(job.operate)) {
         logger().warning(fmt::format("[{}] rerunning read-only job{}", job.jid, why));
         if (!culprit) return true;
         for (auto until = std::chrono::steady_clock::now() + kCulpritPause;

@@ -18,8 +18,6 @@ namespace exed::runner {
 // (plugin host crashes, lost workers) is failed, never run again.
 constexpr int64_t kMaxCrashes = 2;
 
-bool is_read_only(const std::string& operation);
-
 class CrashPolicy {
 public:
     CrashPolicy(jobs::Store& store, plugins::ExecutorClient& client) : store_(store), client_(client) {}

@@ -14,7 +14,7 @@ namespace exed::shovey {
 std::string JobsAdapter::submit_run(const std::string& node, const std::string& command,
                                     const std::vector<std::string>& argv, int run_timeout) {
     operate::Submission s;
-    s.operate = "execute";
+    s.operate = EXED_OP_EXECUTE;
     s.args = new Poco::JSON::Object;
     Poco::JSON::Array a;
     for (auto& word : argv) a.add(word);
@@ -100,7 +100,7 @@ std::map<std::string, bool> JobsAdapter::ping(const std::vector<std::string>& ho
     for (auto& h : hosts) answered[h] = false;
     if (hosts.empty()) return answered;
     operate::Submission s;
-    s.operate = "ping";
+    s.operate = EXED_OP_PING;
     s.args = new Poco::JSON::Object;  // ping takes no arguments but its targets
     s.patterns = hosts;
     auto answer = read_only_.run(s, stop);
