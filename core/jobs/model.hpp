@@ -17,6 +17,7 @@ enum JobState { Done = 0, Running = 1, Failure = 2 };
 namespace status {
 inline const std::string queued = "queued", running = "running", done = "done",
                          failed = "failed", cancelled = "cancelled";
+inline const std::vector<std::string> final_list = {done, failed, cancelled};
 bool terminal(const std::string& s);
 }  // namespace status
 

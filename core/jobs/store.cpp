@@ -228,12 +228,6 @@ Claim claim_of(const Reply& r, const Job& job) {
 
 }  // namespace
 
-std::map<std::string, std::string> pairs_of(const Reply& r) {
-    std::map<std::string, std::string> out;
-    for (size_t i = 0; i + 1 < r.items.size(); i += 2) out[r.items[i].text()] = r.items[i + 1].text();
-    return out;
-}
-
 void Store::create(const Job& job) {
     std::vector<std::string> args = {std::to_string(job.created_ms), job.jid};
     for (auto& [k, v] : job.to_fields()) {

@@ -3,6 +3,7 @@
 
 #include "jobs/model.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/record_index.hpp"
 #include "redis/pool.hpp"
 
 #include <optional>
@@ -138,8 +139,5 @@ private:
     redis::Pool& pool_;
     int ttl_;
 };
-
-// Fields from an HGETALL-style flat array.
-std::map<std::string, std::string> pairs_of(const redis::Reply& r);
 
 }  // namespace exed::jobs
