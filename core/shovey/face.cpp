@@ -12,7 +12,7 @@ Face::Face(Config config, const Settings& settings, redis::Pool& pool, operate::
            const std::string& name, Access access)
     : config_(std::move(config)),
       access_(std::move(access)),
-      store_(pool),
+      store_(pool, node_status::open_list),
       adapter_(submitter, jobs, client),
       service_(config_, settings, store_, adapter_),
       checker_(config_, store_, adapter_, name) {

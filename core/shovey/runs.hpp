@@ -9,7 +9,7 @@
 #pragma once
 
 #include "shovey/jobs_adapter.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -26,6 +26,8 @@ namespace node_status {
 inline const std::string created = "created", down = "down", running = "running",
                          succeeded = "succeeded", failed = "failed", nacked = "nacked",
                          invalid = "invalid", cancelled = "cancelled", killed = "killed";
+// The statuses a run is still open in (the Shovey store's scripts get them).
+inline const std::vector<std::string> open_list = {created, running};
 bool terminal(const std::string& s);
 }  // namespace node_status
 
