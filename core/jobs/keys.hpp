@@ -1,22 +1,28 @@
-// Every Redis key exed uses, in one place (documented in docs/architecture.md).
+// Every Redis key exed uses, in one place (the table and the reasons are in
+// docs/architecture.md, "Redis keys").
+//
+// Redis Cluster hashes only the part of a key inside its first {...}: the
+// keys one script touches share that part, so that every script stays on
+// one slot (no CROSSSLOT on a cluster) and stays atomic. Steps that must
+// touch several slots are separate commands, pipelined (jobs/store.cpp).
 #pragma once
 
 #include <string>
 
 namespace exed::jobs::keys {
 
-// A job's keys start with this. constexpr (constant-initialised): the Lua
-// scripts of jobs/store.cpp, built at static initialisation, spell it too.
-inline constexpr const char* job_prefix = "exed:job:";
-
-inline std::string job(const std::string& jid) { return job_prefix + jid; }
-inline std::string returns(const std::string& jid) { return job_prefix + jid + ":ret"; }
-inline std::string events(const std::string& jid) { return job_prefix + jid + ":events"; }
-inline std::string lock(const std::string& host) { return "exed:lock:" + host; }
-inline const std::string index = "exed:jobs";      // zset: score = creation sequence
-inline const std::string seq = "exed:jobs:seq";    // the creation sequence counter
+// A job: its record, its per-host results and its event stream (one slot).
+inline std::string job(const std::string& jid) { return "exed:{" + jid + "}:job"; }
+inline std::string returns(const std::string& jid) { return "exed:{" + jid + "}:ret"; }
+inline std::string events(const std::string& jid) { return "exed:{" + jid + "}:events"; }
+// The listing: a zset (score = creation sequence) and its counter, one slot.
+inline const std::string index = "exed:{jobs}:index";
+inline const std::string seq = "exed:{jobs}:seq";
+// Alone in its scripts: no tag needed.
 inline const std::string queue = "exed:queue";     // stream of {jid}
-inline const std::string group = "exed-workers";   // the queue's consumer group
+inline const std::string group = "exed-workers";   // the queue's consumer group (not a key)
+// Every host lock in one hash (one slot): host -> "<jid> <expiry epoch ms>".
+inline const std::string locks = "exed:locks";
 inline const std::string audit = "exed:audit";     // stream of {entry}: the audit trail (jobs/audit_stream)
 
 // ---- The node registry and the Shovey store (below: not the job keys) ----
