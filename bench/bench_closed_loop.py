@@ -15,14 +15,15 @@ def end_to_end_sample(redis, size=1000):
     `created` (ms, exed's clock: the same host)."""
     c = redis.client()
     try:
-        total = c.cmd("ZCARD", "exed:jobs")
+        # exed's key names (core/jobs/keys.hpp, docs/architecture.md).
+        total = c.cmd("ZCARD", "exed:{jobs}:index")
         if not total:
             return [], 0, 0
         step = max(1, total // size)
-        jids = [c.cmd("ZRANGE", "exed:jobs", i, i)[0] for i in range(0, total, step)][:size]
+        jids = [c.cmd("ZRANGE", "exed:{jobs}:index", i, i)[0] for i in range(0, total, step)][:size]
         for jid in jids:  # pipelined: two commands per job, replies in order
-            c.send("HGET", f"exed:job:{jid}", "created")
-            c.send("XREVRANGE", f"exed:job:{jid}:events", "+", "-", "COUNT", 1)
+            c.send("HGET", f"exed:{{{jid}}}:job", "created")
+            c.send("XREVRANGE", f"exed:{{{jid}}}:events", "+", "-", "COUNT", 1)
         lat = []
         for _ in jids:
             created, last = c.reply(), c.reply()

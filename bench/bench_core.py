@@ -170,15 +170,16 @@ def bench_follow(ctx):
                     f"{len(lat)} events (ratio: p99 vs baseline p99, min 1 ms)")]
 
 
-# Creates ARGV[1] job records the way kCreate does (record + index entry
-# scored by the sequence), in one call; ARGV[2..] are the record's fields.
+# Creates ARGV[1] job records the way RecordIndex::create does (record +
+# index entry scored by the sequence), in one call on a plain (not cluster)
+# redis; ARGV[2..] are the record's fields. Key names: core/jobs/keys.hpp.
 INSERT = """
 local n = tonumber(ARGV[1])
 for i = 1, n do
-  local seq = redis.call('INCR', 'exed:jobs:seq')
+  local seq = redis.call('INCR', 'exed:{jobs}:seq')
   local jid = string.format('%08x-0000-4000-8000-%012x', seq, seq)
-  redis.call('HSET', 'exed:job:' .. jid, 'jid', jid, unpack(ARGV, 2))
-  redis.call('ZADD', 'exed:jobs', seq, jid)
+  redis.call('HSET', 'exed:{' .. jid .. '}:job', 'jid', jid, unpack(ARGV, 2))
+  redis.call('ZADD', 'exed:{jobs}:index', seq, jid)
 end
 return n
 """

@@ -379,7 +379,7 @@ int ExedApp::serve_api(Core& core, const http::security::SecuritySettings& secur
     services.executor = &core.client;
     http::Server server(services);
     metrics::AgentGauge agent_gauge(core.client);  // exed_agents_connected when the executor has `nodes`
-    shovey::Store shovey_store(core.pool);
+    shovey::Store shovey_store(core.pool, shovey::node_status::open_list);
     operate::ReadOnlyCall read_only(submitter, core.client);  // Shovey's node check: ping without a job
     shovey::Face shovey_face(shovey_config, settings, shovey_store, submitter, job_service, read_only,
                              server.router(), core.consumer, shovey_access(*security));

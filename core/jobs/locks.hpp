@@ -1,7 +1,14 @@
 // Per-host operate locks: all hosts of a job or none, leased, renewed while
 // the job runs, released by compare-and-delete (never someone else's).
+//
+// Every lock lives in one hash (keys::locks, one cluster slot, so one
+// script can take a whole job's hosts atomically): field = host, value =
+// "<jid> <expiry epoch ms>", the time being Redis's own (TIME), so no two
+// machines' clocks are compared. A field whose expiry passed is free: it
+// is overwritten or deleted when next touched.
 #pragma once
 
+#include "jobs/script.hpp"
 #include "redis/pool.hpp"
 
 #include <map>
@@ -9,16 +16,6 @@
 #include <vector>
 
 namespace exed::jobs {
-
-class Script;
-
-namespace lua {
-// Defines `take_locks(first, jid, lease_ms)`: takes the locks KEYS[first..]
-// for `jid` (kept if `jid` holds them already), all or none; returns the
-// busy ones' positions counted from `first` (1-based), empty when taken.
-// Shared by Locks::acquire and the worker's claim script (store.cpp).
-extern const char* const take_locks;
-}  // namespace lua
 
 class Locks {
 public:
@@ -32,19 +29,30 @@ public:
     std::vector<std::string> renew(const std::vector<std::string>& hosts, const std::string& jid,
                                    int lease_ms);
     // For each job (jid -> its hosts) that is still queued, extends the
-    // leases it still holds, in one atomic step per call; returns the jobs
-    // that are no longer queued (ended, running or gone). The caller keeps
-    // `jobs` small (a batch): the script holds Redis while it runs.
+    // leases it still holds; returns the jobs that are no longer queued
+    // (ended, running or gone). Two round trips per call: the statuses
+    // (pipelined, one per job slot), then one renew of the locks of the
+    // jobs still queued. A job claimed in between gets its leases extended
+    // once more: harmless, its worker renews them anyway.
     std::vector<std::string> renew_queued(const std::map<std::string, std::vector<std::string>>& jobs,
                                           int lease_ms);
     // Frees the hosts `jid` holds.
     void release(const std::vector<std::string>& hosts, const std::string& jid);
-    // Who holds host's lock ("" when free).
+    // Who holds host's lock ("" when free or expired).
     std::string holder(const std::string& host);
 
+    // The same steps for a pipeline (jobs/store.cpp's claim and settle).
+    // take: its reply is read by taken_of.
+    static void take(Steps& steps, const std::vector<std::string>& hosts, const std::string& jid,
+                     int lease_ms);
+    static void release(Steps& steps, const std::vector<std::string>& hosts, const std::string& jid);
+    struct Take {
+        std::vector<std::string> busy;   // held by another job: nothing was taken
+        std::vector<std::string> fresh;  // were free before this take (the rest `jid` held already)
+    };
+    static Take taken_of(const redis::Reply& r, const std::vector<std::string>& hosts);
+
 private:
-    std::vector<std::string> run(const Script& script, const std::vector<std::string>& hosts,
-                                 const std::string& jid, int lease_ms);
     redis::Pool& pool_;
 };
 

@@ -3,6 +3,7 @@
 
 #include "jobs/model.hpp"
 #include "jobs/queue.hpp"
+#include "jobs/record_index.hpp"
 #include "redis/pool.hpp"
 
 #include <optional>
@@ -66,34 +67,41 @@ struct Settled {
 
 class Store {
 public:
-    Store(redis::Pool& pool, int job_ttl) : pool_(pool), ttl_(job_ttl) {}
+    Store(redis::Pool& pool, int job_ttl);
 
-    // Writes the record and indexes it, atomically.
+    // Writes the record, then indexes it (two slots: record first, so a
+    // crash between leaves an unlisted record, never a dangling entry).
     void create(const Job& job);
     std::optional<Job> get(const std::string& jid);
     // Just the status field ("" when the record is gone).
     std::string status(const std::string& jid);
     std::map<std::string, std::string> returns(const std::string& jid);
 
-    // Ends the job once, atomically: sets state/status/error, stores
-    // per-host results, frees the locks the job holds on `hosts`, appends
-    // the "end" event and starts the TTL. `only_if` (when set) is the status
-    // the job must still have. Returns false if it was not applied.
+    // Ends the job once: frees the locks the job holds on `hosts`, then (one
+    // atomic step on the job's keys) sets status/error, stores per-host
+    // results, appends the "end" event and starts the TTL; the two are
+    // pipelined, in that order. `only_if` (when set) is the status the job
+    // must still have, checked first (the caller requested a cancel before:
+    // see store.cpp). Returns false if it was not applied. Safe to repeat.
     bool finish(const std::string& jid, int state, const std::string& status,
                 const std::string& error, const std::map<std::string, std::string>& returns,
                 const std::vector<std::string>& hosts, const std::string& only_if = "");
 
-    // A worker's first step on a job it read and verified, atomically:
+    // A worker's first step on a job it read and verified (two round trips:
+    // check + locks pipelined, then the mark, which checks again):
     // unless the job is gone, ended or cancelled, takes its host locks again
     // (re-entrant; all or none: the lease may have run out while queued),
     // marks it running by `worker` and appends the "running" state event.
-    // Nothing changes unless the outcome is "ok". With only_queued, a job
+    // Nothing changes unless the outcome is "ok" (locks it took are given
+    // back; leases it already held may be extended). With only_queued, a job
     // that is already running (reclaimed by another worker) is refused
     // with the outcome "running".
     Claim claim(const Job& job, const std::string& worker, int64_t startat, int lease_ms,
                 bool only_queued = false);
 
-    // A worker's last step on a queue entry, atomically: records `end` like
+    // A worker's last step on a queue entry, in two round trips of
+    // pipelined steps (store.cpp says which; each is safe to repeat, so a
+    // retry after Unavailable is right): records `end` like
     // finish() (when given; locks on `hosts` freed), acks and deletes the
     // entry, then claims `then_claim` like claim() (when given: the job the
     // worker took ahead and verified), and when `take_for` names a
@@ -137,9 +145,7 @@ public:
 private:
     redis::Pool& pool_;
     int ttl_;
+    RecordIndex records_;  // the record + index + listing part
 };
-
-// Fields from an HGETALL-style flat array.
-std::map<std::string, std::string> pairs_of(const redis::Reply& r);
 
 }  // namespace exed::jobs

@@ -56,18 +56,23 @@ redis.call('INCR', KEYS[3])
 return redis.call('DEL', KEYS[1])
 )");
 
-// Every record in one round trip: {name, state, public_key, fingerprint, first, last, ...}.
+// The records of the names read just before, each key declared (a name
+// removed meanwhile has no record and is skipped; one added is listed next
+// time). KEYS: node hashes  ARGV: their names, in the same order.
+// Returns {name, state, public_key, fingerprint, first, last, ...}.
 const jobs::Script kList(R"(
 local out = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', ARGV[1] .. name, 'state', 'public_key', 'fingerprint', 'first_seen', 'last_seen')
+for i, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'state', 'public_key', 'fingerprint', 'first_seen', 'last_seen')
   if f[1] then
-    table.insert(out, name)
-    for i = 1, 5 do table.insert(out, f[i] or '') end
+    table.insert(out, ARGV[i])
+    for j = 1, 5 do table.insert(out, f[j] or '') end
   end
 end
 return out
 )");
+// Names per kList call: each call stays short on the server.
+constexpr size_t kListBatch = 1000;
 
 int64_t number(const std::string& s) {
     try {
@@ -108,11 +113,21 @@ Verdict Registry::present(const std::string& name, const std::string& pem, std::
 }
 
 std::vector<NodeRecord> Registry::list() {
-    auto r = kList.run(pool_, {keys::nodes}, {keys::node_prefix});
+    redis::Command members("SMEMBERS");
+    members << keys::nodes;
+    auto names = pool_.run(members).items;
     std::vector<NodeRecord> out;
-    for (size_t i = 0; i + 5 < r.items.size(); i += 6)
-        out.push_back({r.items[i].text(), r.items[i + 1].text(), r.items[i + 2].text(), r.items[i + 3].text(),
-                       number(r.items[i + 4].text()), number(r.items[i + 5].text())});
+    for (size_t from = 0; from < names.size(); from += kListBatch) {
+        std::vector<std::string> node_keys, node_names;
+        for (size_t i = from; i < std::min(names.size(), from + kListBatch); ++i) {
+            node_names.push_back(names[i].text());
+            node_keys.push_back(keys::node(node_names.back()));
+        }
+        auto r = kList.run(pool_, node_keys, node_names);
+        for (size_t i = 0; i + 5 < r.items.size(); i += 6)
+            out.push_back({r.items[i].text(), r.items[i + 1].text(), r.items[i + 2].text(),
+                           r.items[i + 3].text(), number(r.items[i + 4].text()), number(r.items[i + 5].text())});
+    }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return out;
 }

@@ -4,11 +4,13 @@
 
 #include <Poco/File.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
 
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
@@ -39,8 +41,8 @@ std::string describe_exit(int status) {
 }
 }  // namespace
 
-EmbeddedServer::EmbeddedServer(std::string run_dir)
-    : run_dir_(Poco::Path(run_dir).absolute().toString()) {
+EmbeddedServer::EmbeddedServer(std::string run_dir, bool cluster)
+    : run_dir_(Poco::Path(run_dir).absolute().toString()), cluster_(cluster) {
     if (!run_dir_.empty() && run_dir_.back() == '/') run_dir_.pop_back();
 }
 
@@ -100,14 +102,33 @@ void EmbeddedServer::start(int wait_seconds) {
     spawn_and_wait(wait_seconds);
 }
 
-void EmbeddedServer::spawn_and_wait(int wait_seconds) {
+bool EmbeddedServer::cluster_requested() {
+    const char* v = std::getenv("EXED_TEST_REDIS_CLUSTER");
+    return v && std::string(v) == "1";
+}
+
+std::vector<std::string> EmbeddedServer::server_args() const {
     std::vector<std::string> args = {
         "redis-server", "--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700",
         "--dir", run_dir_, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
         "--daemonize", "no", "--pidfile", run_dir_ + "/redis.pid", "--logfile",
         run_dir_ + "/redis.log", "--protected-mode", "yes"};
+    if (cluster_) {
+        // A lone node never uses its cluster bus, but listens on it: left
+        // alone that is port 0 + 10000 on every address, one server per
+        // machine. Loopback, on a port free a moment ago (spawn_and_wait
+        // retries when another server took it meanwhile).
+        Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+        args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
+                                 run_dir_ + "/nodes.conf", "--bind", "127.0.0.1", "--cluster-port",
+                                 std::to_string(probe.address().port())});
+    }
+    return args;
+}
+
+pid_t EmbeddedServer::spawn(const std::vector<std::string>& args) {
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     // Its own process group: a Ctrl-C at exed's terminal must not kill
     // redis before exed has finished with it; stop() ends it.
@@ -120,28 +141,63 @@ void EmbeddedServer::spawn_and_wait(int wait_seconds) {
     posix_spawnattr_destroy(&attr);
     if (rc != 0)
         throw std::runtime_error("cannot start redis-server (is the redis-server package installed?)");
-    pid_ = pid;
-    owned_ = true;
+    return pid;
+}
+
+void EmbeddedServer::spawn_and_wait(int wait_seconds) {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
-    while (std::chrono::steady_clock::now() < until) {
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            owned_ = false;
-            pid_ = 0;
-            throw std::runtime_error("redis-server " + describe_exit(status) + " at start: " +
-                                     tail_of(run_dir_ + "/redis.log"));
+    for (int attempt = 1;; ++attempt) {
+        pid_t pid = spawn(server_args());
+        pid_ = pid;
+        owned_ = true;
+        bool retry = false;
+        while (!retry && std::chrono::steady_clock::now() < until) {
+            int status = 0;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                owned_ = false;
+                pid_ = 0;
+                std::string log = tail_of(run_dir_ + "/redis.log");
+                retry = cluster_ && attempt < 4 && log.find("Address already in use") != std::string::npos;
+                if (!retry)
+                    throw std::runtime_error("redis-server " + describe_exit(status) + " at start: " + log);
+            } else if (answers()) {
+                if (cluster_) own_all_slots(until);
+                logger().information(fmt::format("embedded redis-server pid {} on {}{}", pid, socket_path(),
+                                                 cluster_ ? " (one-node cluster)" : ""));
+                return;
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
         }
-        if (answers()) {
-            logger().information(fmt::format("embedded redis-server pid {} on {}", pid, socket_path()));
-            return;
-        }
+        if (retry) continue;
+        kill(pid, SIGKILL);  // not stop(): the supervisor calls this too
+        waitpid(pid, nullptr, 0);
+        pid_ = 0;
+        throw std::runtime_error("redis-server did not answer within " +
+                                 std::to_string(wait_seconds) + " s");
+    }
+}
+
+// A new node owns no slot and refuses data commands (CLUSTERDOWN); one
+// restarted on its nodes.conf owns them all already. Either way: back
+// once the node says cluster_state:ok.
+void EmbeddedServer::own_all_slots(std::chrono::steady_clock::time_point until) {
+    Pool p(Url::unix_socket_at(socket_path()), 1);
+    auto info = [&p] {
+        Command c("CLUSTER");
+        c << "INFO";
+        return p.run(c).text();
+    };
+    if (info().find("cluster_slots_assigned:0\r") != std::string::npos) {
+        Command add("CLUSTER");
+        add << "ADDSLOTSRANGE" << "0" << "16383";
+        p.run(add);
+    }
+    while (info().find("cluster_state:ok") == std::string::npos) {
+        if (std::chrono::steady_clock::now() >= until)
+            throw std::runtime_error("redis-server in cluster mode did not reach cluster_state:ok");
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    kill(pid, SIGKILL);  // not stop(): the supervisor calls this too
-    waitpid(pid, nullptr, 0);
-    pid_ = 0;
-    throw std::runtime_error("redis-server did not answer within " +
-                             std::to_string(wait_seconds) + " s");
 }
 
 void EmbeddedServer::supervise() {

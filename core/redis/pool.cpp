@@ -95,12 +95,7 @@ Reply Pool::run_on(Client& c, const Command& cmd) {
         }
         throw Unavailable("redis at " + url_.describe() + ": " + e.message());
     } catch (const Poco::Exception& e) {
-        // The connection is in an unknown state: drop it.
-        try {
-            c.disconnect();
-        } catch (...) {
-        }
-        throw Unavailable("redis at " + url_.describe() + ": " + e.displayText());
+        fail(c, e.displayText());
     }
     try {
         return to_reply(r);
@@ -108,6 +103,39 @@ Reply Pool::run_on(Client& c, const Command& cmd) {
         throw_if_unavailable(e.what(), disk_);
         throw;
     }
+}
+
+void Pool::fail(Client& c, const std::string& what) {
+    // The connection is in an unknown state: drop it.
+    try {
+        c.disconnect();
+    } catch (...) {
+    }
+    throw Unavailable("redis at " + url_.describe() + ": " + what);
+}
+
+std::vector<Reply> Pool::pipeline_on(Client& c, const std::vector<Command>& cmds) {
+    Array replies;
+    try {
+        replies = c.sendCommands(std::vector<Array>(cmds.begin(), cmds.end()));
+    } catch (const Poco::Exception& e) {
+        // Some replies may be unread: the connection cannot be reused.
+        fail(c, e.displayText());
+    }
+    std::vector<Reply> out;
+    for (const auto& r : replies) {
+        try {
+            out.push_back(to_reply(r));
+        } catch (const ReplyError& e) {
+            throw_if_unavailable(e.what(), disk_);
+            Reply err;
+            err.kind = Reply::Err;
+            err.str = e.what();
+            out.push_back(std::move(err));
+        }
+    }
+    if (out.size() != cmds.size()) fail(c, "a pipeline got " + std::to_string(out.size()) + " replies");
+    return out;
 }
 
 Pool::Lease Pool::lease() {
@@ -135,6 +163,22 @@ Reply Pool::Lease::run(const Command& cmd, Poco::Timespan timeout) {
 }
 
 Reply Pool::Lease::run(const Command& cmd) { return pool_->run_on(*c_, cmd); }
+
+std::vector<Reply> Pool::Lease::pipeline(const std::vector<Command>& cmds) {
+    return pool_->pipeline_on(*c_, cmds);
+}
+
+std::vector<Reply> Pool::pipeline(const std::vector<Command>& cmds) {
+    if (cmds.empty()) return {};
+    // As run(): a connection that died while idle fails before any command
+    // ran, so the one retry on a fresh connection repeats nothing... except
+    // when it died mid-way; callers' steps are idempotent for that reason.
+    try {
+        return lease().pipeline(cmds);
+    } catch (const Unavailable&) {
+        return lease().pipeline(cmds);
+    }
+}
 
 Reply Pool::run(const Command& cmd) {
     // A pooled connection may have died while idle (Redis restarted): the

@@ -24,14 +24,17 @@ using Poco::Redis::Array;
 using Poco::Redis::Command;
 using Poco::Redis::RedisType;
 
-// A reply as plain data: nil, integer, string or array of replies.
+// A reply as plain data: nil, integer, string or array of replies; Err
+// (the error text in `str`) only in what pipeline() returns, since one
+// step's error must not hide the replies of the others.
 struct Reply {
-    enum Kind { Nil, Int, Str, Arr } kind = Nil;
+    enum Kind { Nil, Int, Str, Arr, Err } kind = Nil;
     Poco::Int64 integer = 0;
     std::string str;
     std::vector<Reply> items;
 
     bool nil() const { return kind == Nil; }
+    bool error() const { return kind == Err; }
     // Strings for Str and Int; "" for Nil.
     std::string text() const { return kind == Int ? std::to_string(integer) : str; }
     Poco::Int64 num() const { return kind == Int ? integer : (str.empty() ? 0 : std::stoll(str)); }
@@ -84,6 +87,8 @@ public:
         // Runs cmd, waiting up to `timeout` for the reply (for BLOCK reads).
         Reply run(const Command& cmd, Poco::Timespan timeout);
         Reply run(const Command& cmd);
+        // See Pool::pipeline.
+        std::vector<Reply> pipeline(const std::vector<Command>& cmds);
 
     private:
         Pool* pool_;
@@ -91,12 +96,22 @@ public:
     };
     Lease lease();
 
+    // Several commands on one connection: all written, then all replies
+    // read (one round trip). Redis runs one connection's commands in
+    // order, so step n sees what steps before it wrote; there is no
+    // atomicity across them. An error reply of a step is that step's
+    // Reply (kind Err; MISCONF/LOADING still throw Unavailable).
+    std::vector<Reply> pipeline(const std::vector<Command>& cmds);
+
     bool ping();  // true when the server answers
     const Url& url() const { return url_; }
 
 private:
     friend class Lease;
     Reply run_on(Poco::Redis::Client& c, const Command& cmd);
+    std::vector<Reply> pipeline_on(Poco::Redis::Client& c, const std::vector<Command>& cmds);
+    // Drops a connection in an unknown state and names the outage.
+    [[noreturn]] void fail(Poco::Redis::Client& c, const std::string& what);
 
     Url url_;
     std::string disk_;

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "shovey/runs.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>

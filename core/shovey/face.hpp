@@ -14,7 +14,7 @@
 #include "shovey/node_checker.hpp"
 #include "shovey/routes.hpp"
 #include "shovey/service.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <string>
 

@@ -10,7 +10,7 @@
 
 #include "shovey/shovey_config.hpp"
 #include "shovey/jobs_adapter.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "shovey/jobs_adapter.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>

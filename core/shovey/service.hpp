@@ -9,7 +9,7 @@
 #include "shovey/shovey_config.hpp"
 #include "shovey/jobs_adapter.hpp"
 #include "shovey/runs.hpp"
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>

@@ -2,8 +2,6 @@
 set(EXED_SHOVEY_SOURCES
   shovey/shovey_config.cpp
   shovey/quorum.cpp
-  shovey/store/shovey_store.cpp
-  shovey/store/output_store.cpp
   shovey/jobs_adapter.cpp
   shovey/runs.cpp
   shovey/documents.cpp

@@ -48,7 +48,7 @@ std::set<std::pair<std::string, std::string>> server_routes(const SharedRedis& r
                                             [](const std::string&) { return std::vector<std::string>{}; });
     exed::http::Services services{settings, registry, submitter, jobs, security};
     exed::http::Server server(services);
-    exed::shovey::Store shovey_store(*pool);
+    exed::shovey::Store shovey_store(*pool, exed::shovey::node_status::open_list);
     exed::operate::ReadOnlyCall read_only(submitter, client);
     exed::shovey::Face shovey({}, settings, shovey_store, submitter, jobs, read_only, server.router(),
                               "openapi-test", {});

@@ -5,6 +5,7 @@
 #include "support/fixtures.hpp"
 #include "support/http_client.hpp"
 #include "support/procs.hpp"
+#include "jobs/keys.hpp"
 #include "redis/pool.hpp"
 
 #include <doctest/doctest.h>
@@ -221,7 +222,7 @@ TEST_CASE("plugin host: a plugin that emits faster than its job stores the event
     REQUIRE(status == "done");
     // Every event was stored...
     exed::redis::Command xlen("XLEN");
-    xlen << "exed:job:" + jid + ":events";
+    xlen << exed::jobs::keys::events(jid);
     CHECK(pool->run(xlen).num() >= 20000);
     // ... and exed held at most the job's own 16 MiB of recent events and
     // the 1 MiB window, not what the plugin produced during the pause. Not

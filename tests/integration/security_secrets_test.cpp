@@ -2,6 +2,7 @@
 // embedded Redis, started under umask 000.
 #include "security_support.hpp"
 
+#include "jobs/keys.hpp"
 #include "jobs/model.hpp"
 #include "json.hpp"
 
@@ -116,7 +117,7 @@ TEST_CASE("extra_vars and secret_args are \"***\" in every job read, and only in
     // Stored only where the worker needs it: the job record.
     redis::Pool pool(redis::Url::unix_socket_at(a.exed.dir().file("run/redis.sock")), 2);
     for (auto& [key, text] : redis_dump(pool))
-        CHECK_MESSAGE((text.find("hunter2") == std::string::npos || key == "exed:job:" + jid), key);
+        CHECK_MESSAGE((text.find("hunter2") == std::string::npos || key == jobs::keys::job(jid)), key);
     a.exed.stop();
     CHECK_MESSAGE(slurp(a.logs.file("access.log")).find("GET /execute?target=web1&cmd=%2A%2A%2A ") != std::string::npos,
                   slurp(a.logs.file("access.log")));

@@ -1,8 +1,10 @@
 // The Shovey store against a real redis-server, and the pure pieces:
 // quorum arithmetic, command-line splitting, the [shovey] config.
+#include "jobs/keys.hpp"
+#include "jobs/shovey_store.hpp"
 #include "shovey/quorum.hpp"
+#include "shovey/runs.hpp"
 #include "shovey/shovey_config.hpp"
-#include "shovey/store/shovey_store.hpp"
 #include "errors.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
@@ -17,7 +19,7 @@ using namespace exed::test;
 TEST_CASE("store: up or down after down_after misses and a bounded newest-first history") {
     SharedRedis redis;
     auto pool = redis.pool();
-    shovey::Store store(*pool);
+    shovey::Store store(*pool, shovey::node_status::open_list);
     // Never seen up: down at the first miss.
     CHECK(store.record_check("ghost", false, 2, 1000, 100) == "down");
     CHECK(store.record_check("n1", true, 2, 1000, 100) == "up");
@@ -46,7 +48,7 @@ TEST_CASE("store: up or down after down_after misses and a bounded newest-first 
 TEST_CASE("store: the check lease has one holder") {
     SharedRedis redis;
     auto pool = redis.pool();
-    shovey::Store store(*pool);
+    shovey::Store store(*pool, shovey::node_status::open_list);
     CHECK(store.take_check("a", 60000));
     CHECK_FALSE(store.take_check("b", 60000));
     store.end_check("b", 0);  // not b's to end
@@ -58,7 +60,7 @@ TEST_CASE("store: the check lease has one holder") {
 TEST_CASE("store: records and index pages with expired records dropped") {
     SharedRedis redis;
     auto pool = redis.pool();
-    shovey::Store store(*pool);
+    shovey::Store store(*pool, shovey::node_status::open_list);
     for (int i = 0; i < 5; ++i) {
         shovey::JobRecord j;
         j.id = "job" + std::to_string(i);
@@ -76,11 +78,34 @@ TEST_CASE("store: records and index pages with expired records dropped") {
     auto p2 = store.list(2, p1.next_cursor);
     CHECK(p2.ids == std::vector<std::string>{"job2", "job1"});
     redis::Command del("DEL");
-    del << shovey::keys::job("job0");
+    del << jobs::keys::shovey_job("job0");
     pool->run(del);
     auto p3 = store.list(2, p2.next_cursor);
     CHECK(p3.ids.empty());
     CHECK(p3.next_cursor.empty());
+}
+
+// The Shovey store's own listing handed out a cursor whenever a page came
+// back full, so a client paging an exactly full last page asked once more.
+TEST_CASE("store: an exactly full last page has no next cursor") {
+    SharedRedis redis;
+    auto pool = redis.pool();
+    shovey::Store store(*pool, shovey::node_status::open_list);
+    for (int i = 0; i < 4; ++i) {
+        shovey::JobRecord j;
+        j.id = "job" + std::to_string(i);
+        j.command = "hello";
+        store.create(j, 3600);
+    }
+    auto p1 = store.list(2, "");
+    CHECK(p1.ids == std::vector<std::string>{"job3", "job2"});
+    REQUIRE_FALSE(p1.next_cursor.empty());
+    auto p2 = store.list(2, p1.next_cursor);
+    CHECK(p2.ids == std::vector<std::string>{"job1", "job0"});
+    CHECK(p2.next_cursor.empty());
+    auto all = store.list(4, "");
+    CHECK(all.ids.size() == 4);
+    CHECK(all.next_cursor.empty());
 }
 
 TEST_CASE("quorum: percentages round up and counts are bounded") {

@@ -141,9 +141,12 @@ TEST_CASE("claim: locks lost to another job while queued -> busy and nothing cha
     CHECK(store.claim(*j, "w", 8, 60000).outcome == "ok");
     CHECK(locks.holder("a") == "l1");
     CHECK(locks.holder("b") == "l1");
-    redis::Command pttl("PTTL");
-    pttl << jobs::keys::lock("a");
-    CHECK(f.pool->run(pttl).num() > 50000);
+    redis::Command lease("HGET"), time("TIME");
+    lease << jobs::keys::locks << "a";
+    std::string held = f.pool->run(lease).text();  // "<jid> <expiry ms>"
+    auto now = f.pool->run(time);
+    int64_t now_ms = now.items[0].num() * 1000 + now.items[1].num() / 1000;
+    CHECK(std::stoll(held.substr(held.rfind(' ') + 1)) - now_ms > 50000);
     // A rerun (status running, e.g. a reclaimed read-only job) may claim again.
     CHECK(store.claim(*j, "w2", 9, 60000).outcome == "ok");
     CHECK(store.get("l1")->worker == "w2");

@@ -1,10 +1,14 @@
-// The Shovey face's own Redis data, below the face (the routes never touch
-// Redis): job documents and their index, node status with a bounded
-// history, and the lease that keeps node checks one at a time across every
-// exed process sharing the Redis. The per-node runs themselves are exed
-// jobs (core/jobs); a document only names them. Keys: docs/architecture.md.
+// The Shovey face's own Redis data, in the jobs layer beside the job store
+// (the face above it never touches Redis): job documents kept like exed's
+// job records (jobs/record_index: a record, a numbered index, the listing
+// that drops expired records), node status with a bounded history, and the
+// lease that keeps node checks one at a time across every exed process
+// sharing the Redis. The per-node runs themselves are exed jobs; a document
+// only names them. Keys: jobs/keys.hpp (docs/architecture.md). The types
+// keep the face's namespace: they are the words core/shovey speaks.
 #pragma once
 
+#include "jobs/record_index.hpp"
 #include "redis/pool.hpp"
 
 #include <cstdint>
@@ -14,20 +18,6 @@
 #include <vector>
 
 namespace exed::shovey {
-
-namespace keys {
-inline std::string job(const std::string& id) { return "exed:shovey:job:" + id; }
-inline const std::string job_prefix = "exed:shovey:job:";
-inline const std::string jobs = "exed:shovey:jobs";        // zset: score = creation sequence
-inline const std::string jobs_seq = "exed:shovey:jobs:seq";
-inline std::string node(const std::string& n) { return "exed:shovey:node:" + n; }
-inline std::string history(const std::string& n) { return "exed:shovey:node:" + n + ":history"; }
-inline const std::string nodes = "exed:shovey:nodes";      // set of node names with a status
-inline const std::string node_counts = "exed:shovey:nodes:count";  // hash: status -> nodes in it
-inline const std::string check_lease = "exed:shovey:check";
-// Output chunks agents reported (PUT /shovey/stream), all nodes of a job.
-inline std::string output(const std::string& id) { return "exed:shovey:job:" + id + ":output"; }
-}  // namespace keys
 
 // A Shovey job as stored. `runs` holds one JSON object per node (see
 // shovey/runs.hpp): the exed job that runs there, or why none does, and
@@ -68,9 +58,12 @@ struct IdPage {
 
 class Store {
 public:
-    explicit Store(redis::Pool& pool) : pool_(pool) {}
+    // open_run_statuses: the run statuses that are not final (the face's
+    // node_status::open_list); the scripts get them as arguments, so that
+    // the list is written once, in the face.
+    Store(redis::Pool& pool, std::vector<std::string> open_run_statuses);
 
-    // Writes the record and indexes it in one step; it expires after ttl_s.
+    // Writes the record (it expires after ttl_s), then indexes it.
     void create(const JobRecord& job, int ttl_s);
     std::optional<JobRecord> get(const std::string& id);
     // One node's run JSON (and updated_ms) of an existing record, unless
@@ -113,7 +106,11 @@ public:
     void end_check(const std::string& token, int64_t keep_ms);
 
 private:
+    std::vector<std::string> with_open_statuses(std::vector<std::string> args) const;
+
     redis::Pool& pool_;
+    std::vector<std::string> open_;
+    jobs::RecordIndex index_;
 };
 
 }  // namespace exed::shovey

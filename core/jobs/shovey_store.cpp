@@ -1,8 +1,7 @@
-#include "shovey/store/shovey_store.hpp"
+#include "jobs/shovey_store.hpp"
 
-#include "jobs/model.hpp"
+#include "jobs/keys.hpp"
 #include "jobs/script.hpp"
-#include "jobs/store.hpp"
 #include "json.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -12,40 +11,12 @@
 
 namespace exed::shovey {
 
+namespace keys = jobs::keys;
 using jobs::Script;
 using redis::Command;
 using redis::Reply;
 
 namespace {
-
-// Record + index entry at once; the score is a global creation sequence
-// (unique, so an exact pagination cursor, like the exed job index).
-// KEYS: job index seq  ARGV: id ttl field value...
-const Script kCreate(R"lua(
-local score = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-return score
-)lua");
-
-// A page of the index, newest first, dropping ids whose record expired.
-// KEYS: index  ARGV: max limit job_key_prefix
-const Script kList(R"lua(
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, ARGV[2])
-local out, last = {}, ''
-for i = 1, #ids, 2 do
-  if redis.call('EXISTS', ARGV[3] .. ids[i]) == 1 then
-    out[#out + 1] = ids[i]
-  else
-    redis.call('ZREM', KEYS[1], ids[i])
-  end
-  last = ids[i + 1]
-end
-local next = ''
-if #ids / 2 == tonumber(ARGV[2]) then next = last end
-return {next, out}
-)lua");
 
 // The per-status counts follow each node's change of status; a node
 // recorded before the counts existed ('counted' unset) is added once.
@@ -116,25 +87,32 @@ NodeStatus history_entry(const std::string& node, const std::string& text) {
 
 }  // namespace
 
+Store::Store(redis::Pool& pool, std::vector<std::string> open_run_statuses)
+    : pool_(pool), open_(std::move(open_run_statuses)),
+      index_(pool, keys::shovey_index, keys::shovey_seq, keys::shovey_job) {}
+
+// A script's own arguments, then the open run statuses (its Lua reads
+// them from the first index after its own).
+std::vector<std::string> Store::with_open_statuses(std::vector<std::string> args) const {
+    args.insert(args.end(), open_.begin(), open_.end());
+    return args;
+}
+
 void Store::create(const JobRecord& job, int ttl_s) {
-    std::vector<std::string> args = {job.id, std::to_string(ttl_s),
-                                     "id", job.id, "command", job.command,
-                                     "run_timeout", std::to_string(job.run_timeout),
-                                     "quorum", job.quorum,
-                                     "created_ms", std::to_string(job.created_ms),
-                                     "updated_ms", std::to_string(job.updated_ms),
-                                     "status", job.status, "error", job.error,
-                                     "nodes", nodes_json(job.nodes)};
-    for (auto& [node, run] : job.runs) {
-        args.push_back("run:" + node);
-        args.push_back(run);
-    }
-    kCreate.run(pool_, {keys::job(job.id), keys::jobs, keys::jobs_seq}, args);
+    jobs::RecordIndex::Fields fields = {{"id", job.id}, {"command", job.command},
+                                        {"run_timeout", std::to_string(job.run_timeout)},
+                                        {"quorum", job.quorum},
+                                        {"created_ms", std::to_string(job.created_ms)},
+                                        {"updated_ms", std::to_string(job.updated_ms)},
+                                        {"status", job.status}, {"error", job.error},
+                                        {"nodes", nodes_json(job.nodes)}};
+    for (auto& [node, run] : job.runs) fields.emplace_back("run:" + node, run);
+    index_.create(job.id, fields, ttl_s);
 }
 
 std::optional<JobRecord> Store::get(const std::string& id) {
     Command c("HGETALL");
-    c << keys::job(id);
+    c << keys::shovey_job(id);
     auto f = jobs::pairs_of(pool_.run(c));
     if (f.empty()) return std::nullopt;
     JobRecord j;
@@ -156,18 +134,21 @@ bool Store::set_run(const std::string& id, const std::string& node, const std::s
                     int64_t updated_ms) {
     // HSET on an expired record would recreate it without a TTL: only
     // while it exists; and never over a run that already ended.
-    // KEYS: job  ARGV: field json
+    // KEYS: job  ARGV: field json open_status...
     static const Script kSetRun(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local open = {}
+for i = 3, #ARGV do open[ARGV[i]] = true end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local ok, run = pcall(cjson.decode, cur)
-  if ok and type(run) == 'table' and run.status ~= 'created' and run.status ~= 'running' then return 0 end
+  if ok and type(run) == 'table' and not open[run.status] then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua");
-    if (kSetRun.run(pool_, {keys::job(id)}, {"run:" + node, run_json}).num() == 0) return false;
+    if (kSetRun.run(pool_, {keys::shovey_job(id)}, with_open_statuses({"run:" + node, run_json})).num() == 0)
+        return false;
     set_updated(id, updated_ms);
     return true;
 }
@@ -181,30 +162,31 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'updated_ms', ARGV[1])
 return 1
 )lua");
-    kTouch.run(pool_, {keys::job(id)}, {std::to_string(updated_ms)});
+    kTouch.run(pool_, {keys::shovey_job(id)}, {std::to_string(updated_ms)});
 }
 
 void Store::expire(const std::string& id, int ttl_s) {
-    for (const auto& key : {keys::job(id), keys::output(id)}) {
+    jobs::Steps steps;
+    for (const auto& key : {keys::shovey_job(id), keys::shovey_output(id)}) {
         Command c("EXPIRE");
         c << key << std::to_string(ttl_s);
-        pool_.run(c);
+        steps.add(c);
     }
+    steps.run(pool_);
 }
 
 IdPage Store::list(int limit, const std::string& cursor) {
-    std::string max = cursor.empty() ? "+inf" : "(" + cursor;
-    Reply r = kList.run(pool_, {keys::jobs}, {max, std::to_string(limit), keys::job_prefix});
+    auto listing = index_.list(limit, cursor, false);
     IdPage page;
-    if (r.items.size() != 2) return page;
-    page.next_cursor = r.items[0].text();
-    for (auto& item : r.items[1].items) page.ids.push_back(item.text());
+    page.next_cursor = listing.next_cursor;
+    for (auto& e : listing.entries) page.ids.push_back(e.id);
     return page;
 }
 
 std::string Store::record_check(const std::string& node, bool answered, int down_after,
                                 int64_t now_ms, int history_max) {
-    Reply r = kRecordCheck.run(pool_, {keys::node(node), keys::history(node), keys::nodes, keys::node_counts},
+    Reply r = kRecordCheck.run(pool_, {keys::shovey_node(node), keys::shovey_history(node), keys::shovey_nodes,
+                                       keys::shovey_node_counts},
                                {answered ? "1" : "0", std::to_string(down_after),
                                 std::to_string(now_ms), std::to_string(history_max), node});
     return r.text();
@@ -212,7 +194,7 @@ std::string Store::record_check(const std::string& node, bool answered, int down
 
 std::optional<NodeStatus> Store::node_status(const std::string& node) {
     Command c("HMGET");
-    c << keys::node(node) << "status" << "updated_ms";
+    c << keys::shovey_node(node) << "status" << "updated_ms";
     Reply r = pool_.run(c);
     if (r.items.size() != 2 || r.items[0].nil()) return std::nullopt;
     return NodeStatus{node, r.items[0].text(), to_i64(r.items[1].text())};
@@ -220,7 +202,7 @@ std::optional<NodeStatus> Store::node_status(const std::string& node) {
 
 std::vector<NodeStatus> Store::all_nodes() {
     Command c("SMEMBERS");
-    c << keys::nodes;
+    c << keys::shovey_nodes;
     std::vector<NodeStatus> out;
     for (auto& n : pool_.run(c).items)
         if (auto s = node_status(n.text())) out.push_back(*s);
@@ -229,7 +211,7 @@ std::vector<NodeStatus> Store::all_nodes() {
 
 std::vector<std::string> Store::node_names() {
     Command c("SMEMBERS");
-    c << keys::nodes;
+    c << keys::shovey_nodes;
     std::vector<std::string> out;
     for (auto& n : pool_.run(c).items) out.push_back(n.text());
     return out;
@@ -237,7 +219,7 @@ std::vector<std::string> Store::node_names() {
 
 std::map<std::string, int64_t> Store::node_counts() {
     Command c("HGETALL");
-    c << keys::node_counts;
+    c << keys::shovey_node_counts;
     std::map<std::string, int64_t> out;
     for (auto& [status, n] : jobs::pairs_of(pool_.run(c))) out[status] = to_i64(n);
     return out;
@@ -245,7 +227,7 @@ std::map<std::string, int64_t> Store::node_counts() {
 
 std::vector<NodeStatus> Store::history(const std::string& node, int limit) {
     Command c("LRANGE");
-    c << keys::history(node) << "0" << std::to_string(limit - 1);
+    c << keys::shovey_history(node) << "0" << std::to_string(limit - 1);
     std::vector<NodeStatus> out;
     for (auto& e : pool_.run(c).items) out.push_back(history_entry(node, e.text()));
     return out;
@@ -253,12 +235,12 @@ std::vector<NodeStatus> Store::history(const std::string& node, int limit) {
 
 bool Store::take_check(const std::string& token, int64_t lease_ms) {
     Command c("SET");
-    c << keys::check_lease << token << "NX" << "PX" << std::to_string(lease_ms);
+    c << keys::shovey_check_lease << token << "NX" << "PX" << std::to_string(lease_ms);
     return !pool_.run(c).nil();
 }
 
 void Store::end_check(const std::string& token, int64_t keep_ms) {
-    kEndCheck.run(pool_, {keys::check_lease}, {token, std::to_string(keep_ms)});
+    kEndCheck.run(pool_, {keys::shovey_check_lease}, {token, std::to_string(keep_ms)});
 }
 
 }  // namespace exed::shovey

@@ -5,9 +5,11 @@
 //   <node>|seen|<type>|<seq>  present once that chunk arrived (duplicates)
 //   <node>|last|<type>        the seq the agent marked is_last
 //   <node>|bytes              output bytes so far
-// Node names never contain '|' (valid_node_name).
-#include "shovey/store/shovey_store.hpp"
+// Node names never contain '|' (valid_node_name). The hash shares its
+// job's hash tag ({shovey:<id>}): the add script reads the record too.
+#include "jobs/shovey_store.hpp"
 
+#include "jobs/keys.hpp"
 #include "jobs/script.hpp"
 #include "json.hpp"
 
@@ -15,19 +17,22 @@
 
 namespace exed::shovey {
 
+namespace keys = jobs::keys;
 using jobs::Script;
 using redis::Command;
 using redis::Reply;
 
 namespace {
 
-// KEYS: job output  ARGV: node type seq is_last output max_chunks max_bytes
+// KEYS: job output  ARGV: node type seq is_last output max_chunks max_bytes open_status...
 const Script kAddChunk(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+local open = {}
+for i = 8, #ARGV do open[ARGV[i]] = true end
 local run = redis.call('HGET', KEYS[1], 'run:' .. ARGV[1])
 if run then
   local ok, r = pcall(cjson.decode, run)
-  if ok and type(r) == 'table' and r.status ~= 'created' and r.status ~= 'running' then return 'finished' end
+  if ok and type(r) == 'table' and not open[r.status] then return 'finished' end
 end
 local p = ARGV[1] .. '|'
 local seen = p .. 'seen|' .. ARGV[2] .. '|' .. ARGV[3]
@@ -60,9 +65,10 @@ return redis.call('HMGET', KEYS[1], unpack(fields))
 
 ChunkResult Store::add_chunk(const std::string& id, const std::string& node, const ReportedChunk& chunk,
                              bool is_last, int max_chunks, int64_t max_bytes) {
-    Reply r = kAddChunk.run(pool_, {keys::job(id), keys::output(id)},
-                            {node, chunk.type, std::to_string(chunk.seq), is_last ? "1" : "0", chunk.output,
-                             std::to_string(max_chunks), std::to_string(max_bytes)});
+    Reply r = kAddChunk.run(pool_, {keys::shovey_job(id), keys::shovey_output(id)},
+                            with_open_statuses({node, chunk.type, std::to_string(chunk.seq), is_last ? "1" : "0",
+                                                chunk.output, std::to_string(max_chunks),
+                                                std::to_string(max_bytes)}));
     std::string what = r.text();
     if (what == "added") return ChunkResult::added;
     if (what == "duplicate") return ChunkResult::duplicate;
@@ -73,7 +79,7 @@ ChunkResult Store::add_chunk(const std::string& id, const std::string& node, con
 }
 
 std::vector<ReportedChunk> Store::chunks(const std::string& id, const std::string& node) {
-    Reply r = kChunks.run(pool_, {keys::output(id)}, {node});
+    Reply r = kChunks.run(pool_, {keys::shovey_output(id)}, {node});
     std::vector<ReportedChunk> out;
     for (auto& item : r.items) {
         if (item.nil()) continue;
