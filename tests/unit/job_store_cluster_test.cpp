@@ -10,6 +10,9 @@
 #include "jobs/store.hpp"
 #include "support/temp_dir.hpp"
 
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -22,12 +25,19 @@ using namespace exed;
 
 namespace {
 
+int free_port() {
+    Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return s.address().port();
+}
+
 struct ClusterRedis {
     test::TempDir dir;
     std::unique_ptr<redis::Pool> pool;
     ClusterRedis() {
         const std::string d = dir.path();
+        // No TCP port for clients; the cluster bus needs one: a free one.
         std::string cmd = "redis-server --port 0 --unixsocket " + d + "/redis.sock --cluster-enabled yes" +
+                          " --cluster-port " + std::to_string(free_port()) +
                           " --cluster-config-file " + d + "/nodes.conf --dir " + d + " --daemonize yes" +
                           " --pidfile " + d + "/redis.pid --logfile " + d + "/redis.log --save ''";
         REQUIRE(std::system(cmd.c_str()) == 0);
