@@ -55,9 +55,6 @@ Job Job::from_fields(const std::map<std::string, std::string>& f) {
     Job j;
     j.jid = get(f, "jid");
     j.status = get(f, "status");
-    // The store writes the status only (no Lua writes "state" any more):
-    // EXEd's number follows from it.
-    j.state = j.status == status::done ? Done : status::terminal(j.status) ? Failure : Running;
     j.error = get(f, "error");
     j.operate = get(f, "operate");
     j.operate_args = get(f, "operate_args");
