@@ -1,4 +1,5 @@
 #include "exectl/commands.hpp"
+#include "jobs/status.hpp"
 
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Array.h>
@@ -22,6 +23,7 @@ namespace exectl {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+namespace jobs = exed::jobs;
 
 std::string to_json(const Poco::Dynamic::Var& v) {
     std::ostringstream out;
@@ -120,12 +122,12 @@ Object::Ptr operation_body(const Args& a) {
 // 0 when the job is done and every host ok; 1 otherwise.
 int exit_code_of(const Object::Ptr& record) {
     std::string status = record->optValue<std::string>("status", "");
-    if (status == "failed" || status == "cancelled") return 1;
+    if (jobs::state_of(status) == jobs::Failure) return 1;
     auto data = record->getObject("return_data");
     auto targets = record->getArray("targets");
     if (data && targets)
         for (size_t i = 0; i < targets->size(); ++i)
-            if (!data->has(targets->getElement<std::string>(i))) return status == "done" ? 1 : 0;
+            if (!data->has(targets->getElement<std::string>(i))) return status == jobs::status::done ? 1 : 0;
     if (data)
         for (const auto& [host, r] : *data)
             if (verdict_failed(verdict(r))) return 1;
@@ -206,8 +208,8 @@ std::string when(const Poco::Dynamic::Var& epoch_s) {
 }
 
 std::string status_word(const Term& term, const std::string& s) {
-    if (s == "done") return term.paint("32", s);
-    if (s == "failed" || s == "cancelled") return term.paint("31", s);
+    if (s == jobs::status::done) return term.paint("32", s);
+    if (jobs::state_of(s) == jobs::Failure) return term.paint("31", s);
     return term.paint("33", s);
 }
 
@@ -260,7 +262,7 @@ int show_job(const Args& a, Client& c, const Term& term) {
                 std::cout << term.paint("1", host) << "  " << verdict(r) << "  " << to_json(r) << "\n";
     }
     std::string status = record->optValue<std::string>("status", "");
-    return status == "failed" || status == "cancelled" ? 1 : 0;
+    return jobs::state_of(status) == jobs::Failure ? 1 : 0;
 }
 
 int targets(const Args& a, Client& c, const Term& term) {

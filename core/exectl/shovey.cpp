@@ -2,6 +2,7 @@
 // line. `run` creates a job and, unless --async, polls its document until
 // it ends (Shovey has no event stream), then prints each node's outcome.
 #include "exectl/commands.hpp"
+#include "shovey/statuses.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/NumberParser.h>
@@ -21,7 +22,9 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-const std::set<std::string> kJobEnded = {"complete", "cancelled", "quorum_failed", "job_failed"};
+namespace ns = exed::shovey::node_status;
+const std::set<std::string> kJobEnded(exed::shovey::job_status::final_list.begin(),
+                                       exed::shovey::job_status::final_list.end());
 
 void want_args(const Args& a, size_t min, size_t max, const std::string& usage) {
     size_t n = a.positional.size() - 1;  // after the subcommand
@@ -63,7 +66,7 @@ void print_job(const Object::Ptr& job, const Term& term) {
             if (list->size() == 0) continue;
             std::string joined;
             for (size_t i = 0; i < list->size(); ++i) joined += (i ? "," : "") + list->getElement<std::string>(i);
-            std::string colour = status == "succeeded" ? "32" : status == "running" || status == "created" ? "33" : "31";
+            std::string colour = status == ns::succeeded ? "32" : !ns::terminal(status) ? "33" : "31";
             std::cout << term.paint(colour, fmt::format("{:<9}", status)) << joined << "\n";
         }
 }

@@ -9,15 +9,6 @@
 
 namespace exed::jobs {
 
-bool status::terminal(const std::string& s) {
-    return std::find(final_list.begin(), final_list.end(), s) != final_list.end();
-}
-
-JobState state_of(const std::string& s) {
-    if (s == status::done) return Done;
-    return status::terminal(s) ? Failure : Running;
-}
-
 std::map<std::string, std::string> Job::to_fields() const {
     Poco::JSON::Array t;
     for (auto& h : targets) t.add(h);

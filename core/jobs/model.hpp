@@ -6,26 +6,14 @@
 // is "cancelled").
 #pragma once
 
+#include "jobs/status.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace exed::jobs {
-
-enum JobState { Done = 0, Running = 1, Failure = 2 };
-
-namespace status {
-inline const std::string queued = "queued", running = "running", done = "done",
-                         failed = "failed", cancelled = "cancelled";
-// The final statuses: the only list of them (the store's scripts get it
-// from here).
-inline const std::vector<std::string> final_list = {done, failed, cancelled};
-bool terminal(const std::string& s);
-}  // namespace status
-
-// EXEd's number for a status.
-JobState state_of(const std::string& status);
 
 struct Job {
     std::string jid;

@@ -11,16 +11,6 @@
 
 namespace exed::shovey {
 
-namespace node_status {
-bool terminal(const std::string& s) {
-    return std::find(open_list.begin(), open_list.end(), s) == open_list.end();
-}
-
-bool known(const std::string& s) {
-    return !terminal(s) || std::find(final_list.begin(), final_list.end(), s) != final_list.end();
-}
-}  // namespace node_status
-
 std::string Run::to_cache_json() const {
     Poco::JSON::Object o;
     o.set("status", status);

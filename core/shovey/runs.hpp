@@ -3,13 +3,14 @@
 // as sequenced chunks.
 //
 // Node statuses: created down running succeeded failed nacked invalid
-// cancelled killed, spelled here once. Every one but the open ones (created
+// cancelled killed (shovey/statuses.hpp). Every one but the open ones (created
 // and running: node_status::open_list) is terminal, and a run always
 // reaches one: its exed job does (cancel, run_timeout, a lost worker all
 // end it), and a job that vanished counts as failed.
 #pragma once
 
 #include "shovey/jobs_adapter.hpp"
+#include "shovey/statuses.hpp"
 #include "jobs/shovey_store.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -23,21 +24,6 @@
 
 namespace exed::shovey {
 
-namespace node_status {
-inline const std::string created = "created", down = "down", running = "running",
-                         succeeded = "succeeded", failed = "failed", nacked = "nacked",
-                         invalid = "invalid", cancelled = "cancelled", killed = "killed";
-// A run not ended yet is in one of these; any other status is terminal
-// (terminal() reads this list; a store script is handed it, never spells it).
-inline const std::vector<std::string> open_list = {created, running};
-// The terminal ones, for whoever must list them (an agent's report may end
-// a run in any of these but down, which is the server's own).
-inline const std::vector<std::string> final_list = {down,   succeeded, failed, nacked,
-                                                    invalid, cancelled, killed};
-bool terminal(const std::string& s);
-// Whether `s` is a node status at all.
-bool known(const std::string& s);
-}  // namespace node_status
 
 struct Run {
     std::string node;

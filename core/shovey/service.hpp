@@ -20,12 +20,6 @@
 
 namespace exed::shovey {
 
-namespace job_status {
-inline const std::string submitted = "submitted", running = "running", complete = "complete",
-                         cancelled = "cancelled", quorum_failed = "quorum_failed",
-                         job_failed = "job_failed";
-}  // namespace job_status
-
 inline constexpr size_t kMaxNodes = 1000;    // nodes in one job
 inline constexpr int kHistory = 100;         // node status entries kept per node
 
