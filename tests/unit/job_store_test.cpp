@@ -219,7 +219,7 @@ TEST_CASE("scripts go by SHA (EVALSHA), and by EVAL again after Redis forgot the
     RedisFixture f;
     jobs::Script one("return 1");
     redis::Command load("SCRIPT");
-    load << "LOAD" << "return 1";
+    load << "LOAD" << one.body();  // "#!lua" and "return 1"
     CHECK(f.pool->run(load).text() == one.sha());  // the SHA Redis names it by
 
     jobs::Store store(*f.pool, 60);
