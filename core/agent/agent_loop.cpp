@@ -130,84 +130,102 @@ void AgentLoop::send_and_keep(NodeLink& link, Run& run, const std::string& run_i
     link.send_run_message(run_id, json, droppable);
 }
 
-void AgentLoop::run(const std::atomic<bool>& stop) {
+struct AgentLoop::Polling {
     Poco::Net::PollSet polled;
     std::unordered_map<Poco::Net::SocketImpl*, NodeLink*> by_socket;
     Poco::Random jitter;
-    jitter.seed();
+    std::string last_error;  // said once, not at every redial
+
+    void forget(NodeLink& link) {
+        by_socket.erase(link.socket()->impl());
+        polled.remove(*link.socket());
+        link.disconnect();
+    }
+};
+
+void AgentLoop::run(const std::atomic<bool>& stop) {
+    Polling p;
+    p.jitter.seed();
     auto next_heartbeat = Clock::now();
-    std::string last_error;
     while (!stop) {
+        keep_links_up(p);
         auto now = Clock::now();
-        for (auto& l : links_) {
-            if (l->socket() && l->stalled())
-                log_line(l->node() + ": a frame from exed stayed incomplete for longer than frame_timeout; "
-                                     "reconnecting");
-            // A send failed on some run thread, or a frame stalled.
-            if (l->socket() && (l->broken() || l->stalled())) {
-                by_socket.erase(l->socket()->impl());
-                polled.remove(*l->socket());
-                l->disconnect();
-                l->backoff_s = 0;
-            }
-            if (l->socket() || now < l->next_attempt) continue;
-            std::string why;
-            if (l->connect(why)) {
-                polled.add(*l->socket(), Poco::Net::PollSet::POLL_READ | Poco::Net::PollSet::POLL_ERROR);
-                by_socket[l->socket()->impl()] = l.get();
-                l->backoff_s = 0;
-                continue;
-            }
-            if (why != last_error) log_line(l->node() + ": cannot reach exed: " + why);
-            last_error = why;
-            // Jittered exponential backoff, 0.5 s .. 30 s: a restarted exed
-            // is not hit by every node at the same instant.
-            l->backoff_s = std::min(30.0, l->backoff_s <= 0 ? 0.5 : l->backoff_s * 2);
-            double wait = l->backoff_s * (0.5 + jitter.nextDouble());
-            l->next_attempt = now + std::chrono::milliseconds(long(wait * 1000));
-        }
         if (now >= next_heartbeat) {
             for (auto& l : links_)
                 if (l->connected()) l->send_now(R"({"type":"heartbeat"})");
             next_heartbeat = now + std::chrono::milliseconds(long(config_.heartbeat_s * 1000));
         }
-        auto ready = polled.poll(Poco::Timespan(0, 100000));
-        for (auto& [socket, mode] : ready) {
-            auto it = by_socket.find(socket.impl());
-            if (it == by_socket.end()) continue;
-            NodeLink& link = *it->second;
-            bool closed = false;
-            std::string why;
-            try {
-                // Whole frames only: a frame exed sends by halves waits in
-                // the link's gate and holds no node (NodeLink::receive).
-                closed = !link.receive([&](const std::string& text) { handle(link, text); }, why);
-            } catch (const Poco::Exception& e) {
-                closed = true;
-                why = e.displayText();
-            }
-            if (closed) {
-                if (!link.refused) log_line(link.node() + ": connection to exed lost (" + why + "); reconnecting");
-                by_socket.erase(link.socket()->impl());
-                polled.remove(*link.socket());
-                link.disconnect();
-                if (link.refused) {
-                    // Pending (or refused): ask again 1 s, 2 s ... then every
-                    // 10 s (salt-minion's acceptance wait), jittered.
-                    link.refused = false;
-                    link.refused_backoff_s = std::min(10.0, link.refused_backoff_s <= 0 ? 1.0 : link.refused_backoff_s * 2);
-                    link.next_attempt = Clock::now() + std::chrono::milliseconds(long(
-                                                           link.refused_backoff_s * (0.5 + jitter.nextDouble()) * 1000));
-                    continue;
-                }
-                link.last_refusal.clear();
-                link.refused_backoff_s = 0;
-                link.backoff_s = 0;
-                link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + jitter.next(800));
-            }
-        }
+        read_ready(p);
         run_accepted();
     }
+    wind_down();
+}
+
+void AgentLoop::keep_links_up(Polling& p) {
+    auto now = Clock::now();
+    for (auto& l : links_) {
+        if (l->socket() && l->stalled())
+            log_line(l->node() + ": a frame from exed stayed incomplete for longer than frame_timeout; "
+                                 "reconnecting");
+        // A send failed on some run thread, or a frame stalled.
+        if (l->socket() && (l->broken() || l->stalled())) {
+            p.forget(*l);
+            l->backoff_s = 0;
+        }
+        if (l->socket() || now < l->next_attempt) continue;
+        std::string why;
+        if (l->connect(why)) {
+            p.polled.add(*l->socket(), Poco::Net::PollSet::POLL_READ | Poco::Net::PollSet::POLL_ERROR);
+            p.by_socket[l->socket()->impl()] = l.get();
+            l->backoff_s = 0;
+            continue;
+        }
+        if (why != p.last_error) log_line(l->node() + ": cannot reach exed: " + why);
+        p.last_error = why;
+        // Jittered exponential backoff, 0.5 s .. 30 s: a restarted exed
+        // is not hit by every node at the same instant.
+        l->backoff_s = std::min(30.0, l->backoff_s <= 0 ? 0.5 : l->backoff_s * 2);
+        double wait = l->backoff_s * (0.5 + p.jitter.nextDouble());
+        l->next_attempt = now + std::chrono::milliseconds(long(wait * 1000));
+    }
+}
+
+void AgentLoop::read_ready(Polling& p) {
+    auto ready = p.polled.poll(Poco::Timespan(0, 100000));
+    for (auto& [socket, mode] : ready) {
+        auto it = p.by_socket.find(socket.impl());
+        if (it == p.by_socket.end()) continue;
+        NodeLink& link = *it->second;
+        bool closed = false;
+        std::string why;
+        try {
+            // Whole frames only: a frame exed sends by halves waits in
+            // the link's gate and holds no node (NodeLink::receive).
+            closed = !link.receive([&](const std::string& text) { handle(link, text); }, why);
+        } catch (const Poco::Exception& e) {
+            closed = true;
+            why = e.displayText();
+        }
+        if (!closed) continue;
+        if (!link.refused) log_line(link.node() + ": connection to exed lost (" + why + "); reconnecting");
+        p.forget(link);
+        if (link.refused) {
+            // Pending (or refused): ask again 1 s, 2 s ... then every
+            // 10 s (salt-minion's acceptance wait), jittered.
+            link.refused = false;
+            link.refused_backoff_s = std::min(10.0, link.refused_backoff_s <= 0 ? 1.0 : link.refused_backoff_s * 2);
+            link.next_attempt = Clock::now() + std::chrono::milliseconds(long(
+                                                   link.refused_backoff_s * (0.5 + p.jitter.nextDouble()) * 1000));
+            continue;
+        }
+        link.last_refusal.clear();
+        link.refused_backoff_s = 0;
+        link.backoff_s = 0;
+        link.next_attempt = Clock::now() + std::chrono::milliseconds(200 + p.jitter.next(800));
+    }
+}
+
+void AgentLoop::wind_down() {
     {
         std::lock_guard<std::mutex> lock(runs_mutex_);
         for (auto& [_, r] : runs_) r->cancel = true;

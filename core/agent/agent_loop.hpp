@@ -40,6 +40,16 @@ private:
         std::atomic<bool> ended{false};
         std::chrono::steady_clock::time_point ended_at{};
     };
+    // The loop thread's view of the links: what it polls, which link a
+    // socket is, its backoff jitter (agent_loop.cpp).
+    struct Polling;
+    // Drops broken or stalled links and dials the ones whose backoff ended.
+    void keep_links_up(Polling& p);
+    // Reads whole frames from the links poll found ready; a closed one is
+    // redialled after its backoff (longer while exed refuses it as pending).
+    void read_ready(Polling& p);
+    // After the stop: cancels the runs and waits (kill_grace + 3 s at most).
+    void wind_down();
     void handle(NodeLink& link, const std::string& text);
     void handle_command(NodeLink& link, const Poco::JSON::Object::Ptr& msg);
     // The commands accepted during one loop pass run only once the replay
