@@ -40,7 +40,7 @@ ReadOnlyAnswer ReadOnlyCall::run(const Submission& s, const std::atomic<bool>& s
     try {
         auto results = parse_json(r.result).extract<Poco::JSON::Object::Ptr>();
         for (auto& host : answer.hosts)
-            if (results->has(host)) answer.results[host] = json_string(results->get(host));
+            if (results->has(host)) answer.results[host] = results->get(host);
     } catch (const Poco::Exception&) {
         answer.error = "the executor's answer is not an object keyed by host";
     }

@@ -16,6 +16,8 @@
 #include "operate/submitter.hpp"
 #include "plugins/executor_client.hpp"
 
+#include <Poco/Dynamic/Var.h>
+
 #include <atomic>
 #include <map>
 #include <string>
@@ -25,8 +27,9 @@ namespace exed::operate {
 
 struct ReadOnlyAnswer {
     std::vector<std::string> hosts;  // the expanded targets the operation ran on
-    // host -> its result JSON, for the hosts the operation answered for.
-    std::map<std::string, std::string> results;
+    // host -> its result as parsed from the executor's answer (an object
+    // when well-formed), for the hosts the operation answered for.
+    std::map<std::string, Poco::Dynamic::Var> results;
     // Why the operation failed as a whole ("" when it answered): then
     // results is empty.
     std::string error;

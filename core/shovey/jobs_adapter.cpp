@@ -105,13 +105,14 @@ std::map<std::string, bool> JobsAdapter::ping(const std::vector<std::string>& ho
     s.patterns = hosts;
     auto answer = read_only_.run(s, stop);
     if (!answer.ok() || stop) return answered;
-    for (auto& [host, json] : answer.results) {
+    for (auto& [host, result] : answer.results) {
         if (!answered.count(host)) continue;  // a pattern's other match: not asked about
+        if (result.type() != typeid(Poco::JSON::Object::Ptr)) continue;  // not an object: no answer
+        auto body = result.extract<Poco::JSON::Object::Ptr>();
         try {
-            auto body = parse_json(json).extract<Poco::JSON::Object::Ptr>();
             answered[host] = body->optValue<int>(EXED_KEY_STATUS, -1) == EXED_HOST_OK;
         } catch (const Poco::Exception&) {
-            // not an object: no answer
+            // a status that is no number: no answer
         }
     }
     return answered;
